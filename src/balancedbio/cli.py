@@ -1,0 +1,70 @@
+"""``balancedbio``: one command line for every stage.
+
+Each stage owns a typer sub-app (``balancedbio.<stage>.cli``); this module mounts them and
+adds the cross-stage commands (``demo``). It is the only module that sees every stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from balancedbio.config import ConfigError
+from balancedbio.knowledge.cli import app as knowledge_app
+from balancedbio.models.cli import app as models_app
+from balancedbio.rewards.cli import app as rewards_app
+
+app = typer.Typer(
+    name="balancedbio",
+    help="Train small LMs for biomedicine without losing general skills.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(knowledge_app, name="knowledge", help="Ontologies: stats, fact checking, grounding.")
+app.add_typer(models_app, name="models", help="Model assets: prepare, list, generate.")
+app.add_typer(rewards_app, name="rewards", help="Verifiers and rewards.")
+
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config (configs/*.yaml).")]
+Overrides = Annotated[
+    list[str] | None, typer.Argument(help="key=value overrides, e.g. model=tiny-random")
+]
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Set up logging for every subcommand (to stderr: stdout is for machine output)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = Path("configs/demo.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Run the main job end to end on embedded defaults (shipped model and ontologies)."""
+    from balancedbio.config import load_config
+    from balancedbio.pipeline import run_demo
+    from balancedbio.run_config import RunConfig
+
+    try:
+        cfg = load_config(RunConfig, config, overrides or [])
+    except ConfigError as exc:
+        err.print(f"[red]config error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    run_dir = run_demo(cfg)
+    err.print(f"[bold green]done[/]: {run_dir}")
+
+
+if __name__ == "__main__":
+    app()

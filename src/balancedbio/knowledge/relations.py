@@ -1,0 +1,249 @@
+"""Relation queries of the knowledge graph: phenotype annotations (true-path rule), gene
+associations, cross-references and typed edges. Mixed into :class:`KnowledgeGraph`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from balancedbio.config import choice_error
+from balancedbio.knowledge.data import GraphData, sorted_contains
+from balancedbio.knowledge.records import (
+    RELATIONS,
+    SRC_GENE,
+    SRC_MONDO,
+    XREF_EVIDENCE,
+    Annotation,
+    Edge,
+    Xref,
+)
+
+_EMPTY: frozenset[int] = frozenset()
+
+
+class RelationsMixin:
+    """Annotations, genes, xrefs and edges; relies on the id machinery of KnowledgeGraph."""
+
+    data: GraphData
+    _ids: list[str]
+    _ann_ptr: list[int]
+    _xref_ptr: list[int]
+    _n: int
+    _source: bytes
+    _lazy: dict[str, Any]
+    _ph_keys: set[int]
+    _ph_seen: bytearray
+
+    def _need(self, nid: str) -> int:  # provided by KnowledgeGraph
+        raise NotImplementedError
+
+    def parents(self, nid: str) -> tuple[str, ...]:  # provided by KnowledgeGraph
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ phenotypes
+
+    def _xref_targets(self, i: int) -> list[int]:
+        lo, hi = self._xref_ptr[i], self._xref_ptr[i + 1]
+        return self.data.arrays["xref_to"][lo:hi].tolist() if hi > lo else []
+
+    def _direct_arrays(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(annotated, negated) phenotype indices of disease ``i`` (MONDO: via its xrefs)."""
+        pheno, negated = self.data.arrays["ann_pheno"], self.data.arrays["ann_negated"]
+        ptr = self._ann_ptr
+        pos: list[np.ndarray] = []
+        neg: list[np.ndarray] = []
+        for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
+            lo, hi = ptr[d], ptr[d + 1]
+            if hi > lo:
+                ph, ng = pheno[lo:hi], negated[lo:hi]
+                if ng.any():
+                    pos.append(ph[ng == 0])
+                    neg.append(ph[ng != 0])
+                else:
+                    pos.append(ph)
+        empty = np.zeros(0, dtype=np.int32)
+        return (
+            np.unique(np.concatenate(pos)) if pos else empty,
+            np.unique(np.concatenate(neg)) if neg else empty,
+        )
+
+    def _pheno_array(self, i: int) -> np.ndarray:
+        """Sorted phenotypes of disease ``i`` closed under ancestors (true-path rule)."""
+        ptr, idx = self.data.arrays["ph_ptr"], self.data.arrays["ph_idx"]
+        if self._source[i] != SRC_MONDO:
+            return idx[ptr[i] : ptr[i + 1]]
+        parts = [idx[ptr[d] : ptr[d + 1]] for d in self._xref_targets(i)]
+        if len(parts) == 1:
+            return parts[0]
+        return np.unique(np.concatenate(parts)) if parts else idx[:0]
+
+    def _is_negated(self, i: int, p: int) -> bool:
+        """Is disease ``i`` (MONDO: one of its linked diseases) annotated ``NOT p``?"""
+        keys = self._lazy.get("negated")
+        if keys is None:
+            a = self.data.arrays
+            rows = np.flatnonzero(a["ann_negated"])
+            disease = np.searchsorted(a["ann_ptr"], rows, side="right") - 1
+            pairs = disease.astype(np.int64) * self._n + a["ann_pheno"][rows]
+            keys = self._lazy["negated"] = set(pairs.tolist())
+        sources = self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]
+        return any(d * self._n + p in keys for d in sources)
+
+    def _has_pheno(self, i: int, p: int) -> bool:
+        """Does disease ``i`` have phenotype ``p`` (true-path rule, NOT annotations excluded)?
+
+        Same two-step memo as ``KnowledgeGraph._is_anc`` (bisect first, then a key set).
+        """
+        state = self._ph_seen[i]
+        if state == 2:
+            return i * self._n + p in self._ph_keys
+        if state == 0 and self._source[i] != SRC_MONDO:  # first query: bisect, no memo yet
+            self._ph_seen[i] = 1
+            ptr = self.data.arrays["ph_ptr"]
+            return sorted_contains(self.data.arrays["ph_idx"], int(ptr[i]), int(ptr[i + 1]), p)
+        self._ph_keys.update((self._pheno_array(i).astype(np.int64) + i * self._n).tolist())
+        self._ph_seen[i] = 2
+        return i * self._n + p in self._ph_keys
+
+    def annotations(self, disease: str) -> tuple[Annotation, ...]:
+        """Raw ``phenotype.hpoa`` annotations of a disease (MONDO: of its linked diseases)."""
+        i = self._need(disease)
+        a, s = self.data.arrays, self.data.strings
+        out: list[Annotation] = []
+        for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
+            for k in range(int(a["ann_ptr"][d]), int(a["ann_ptr"][d + 1])):
+                onset = int(a["ann_onset"][k])
+                out.append(
+                    Annotation(
+                        disease=self._ids[d],
+                        phenotype=self._ids[int(a["ann_pheno"][k])],
+                        frequency=s["freqs"][int(a["ann_freq"][k])],
+                        onset=self._ids[onset] if onset >= 0 else None,
+                        negated=bool(a["ann_negated"][k]),
+                        aspect=chr(int(a["ann_aspect"][k])) if a["ann_aspect"][k] else "",
+                    )
+                )
+        return tuple(out)
+
+    def disease_phenotypes(self, disease: str, propagate: bool = True) -> frozenset[str]:
+        """Phenotypes of a disease (NOT annotations excluded); ``propagate`` adds ancestors."""
+        i = self._need(disease)
+        got = self._pheno_array(i) if propagate else self._direct_arrays(i)[0]
+        return frozenset(self._ids[j] for j in got.tolist())
+
+    def has_phenotype(self, disease: str, phenotype: str) -> bool:
+        """True-path rule: the disease is annotated with the phenotype or a descendant of it."""
+        return self._has_pheno(self._need(disease), self._need(phenotype))
+
+    # ------------------------------------------------------------------ genes and xrefs
+
+    def _gene_maps(self) -> dict[str, dict[int, frozenset[int]]]:
+        got = self._lazy.get("genes")
+        if got is None:
+            a = self.data.arrays
+            gene = np.repeat(np.arange(self._n, dtype=np.int32), np.diff(a["gp_ptr"]))
+            maps: dict[str, dict[int, set[int]]] = {
+                "disease": defaultdict(set),
+                "gene": defaultdict(set),
+                "pheno": defaultdict(set),
+            }
+            for g, p, d in zip(
+                gene.tolist(), a["gp_pheno"].tolist(), a["gp_disease"].tolist(), strict=True
+            ):
+                maps["pheno"][p].add(g)
+                maps["gene"][g].add(p)
+                if d >= 0:
+                    maps["disease"][d].add(g)
+                    maps["gene"][g].add(d)
+            got = self._lazy["genes"] = {
+                k: {n: frozenset(v) for n, v in m.items()} for k, m in maps.items()
+            }
+        return got
+
+    def _gene_set(self, i: int) -> frozenset[int]:
+        m = self._gene_maps()
+        if self._source[i] == SRC_MONDO:
+            return frozenset().union(*(m["disease"].get(d, _EMPTY) for d in self._xref_targets(i)))
+        return m["disease"].get(i) or m["pheno"].get(i, _EMPTY)
+
+    def genes(self, nid: str) -> tuple[str, ...]:
+        """Genes associated with a disease (MONDO via xrefs) or a phenotype term."""
+        return tuple(sorted(self._ids[g] for g in self._gene_set(self._need(nid))))
+
+    def gene_associations(self, gene: str) -> tuple[str, ...]:
+        """Diseases and phenotypes associated with a gene (``NCBIGene:…``)."""
+        i = self._need(gene)
+        return tuple(sorted(self._ids[j] for j in self._gene_maps()["gene"].get(i, _EMPTY)))
+
+    def _reverse_xrefs(self) -> dict[int, list[tuple[int, int]]]:
+        got = self._lazy.get("rxref")
+        if got is None:
+            a = self.data.arrays
+            src = np.repeat(np.arange(self._n, dtype=np.int32), np.diff(a["xref_ptr"]))
+            rev: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            for s, t, e in zip(
+                src.tolist(), a["xref_to"].tolist(), a["xref_evidence"].tolist(), strict=True
+            ):
+                rev[t].append((s, e))
+            got = self._lazy["rxref"] = dict(rev)
+        return got
+
+    def xrefs(self, nid: str) -> tuple[Xref, ...]:
+        """Cross-references from and to a node (MONDO <-> OMIM/ORPHA, evidence ``name-match``)."""
+        i = self._need(nid)
+        a = self.data.arrays
+        lo, hi = int(a["xref_ptr"][i]), int(a["xref_ptr"][i + 1])
+        out = [
+            Xref(
+                self._ids[i], self._ids[int(a["xref_to"][k])], XREF_EVIDENCE[a["xref_evidence"][k]]
+            )
+            for k in range(lo, hi)
+        ]
+        out += [
+            Xref(self._ids[s], self._ids[i], XREF_EVIDENCE[e])
+            for s, e in self._reverse_xrefs().get(i, [])
+        ]
+        return tuple(out)
+
+    def edges(self, nid: str, relation: str | None = None) -> tuple[Edge, ...]:
+        """Typed edges of a node: ``is_a``, ``has_phenotype``, ``gene_associated``, ``xref``."""
+        if relation is not None:
+            if relation not in RELATIONS:
+                raise choice_error("edge relation", relation, RELATIONS)
+        i = self._need(nid)
+        me = self._ids[i]
+        out: list[Edge] = []
+        if relation in (None, "is_a"):
+            out += [Edge(me, "is_a", p) for p in self.parents(me)]
+        if relation in (None, "has_phenotype"):
+            out += [
+                Edge(
+                    me,
+                    "has_phenotype",
+                    x.phenotype,
+                    (
+                        ("frequency", x.frequency),
+                        ("onset", x.onset),
+                        ("negated", x.negated),
+                        ("via", x.disease),
+                    ),
+                )
+                for x in self.annotations(me)
+            ]
+        if relation in (None, "gene_associated"):
+            others = self.gene_associations(me) if self._source[i] == SRC_GENE else self.genes(me)
+            out += [Edge(me, "gene_associated", o) for o in others]
+        if relation in (None, "xref"):
+            out += [
+                Edge(
+                    me,
+                    "xref",
+                    x.object if x.subject == me else x.subject,
+                    (("evidence", x.evidence),),
+                )
+                for x in self.xrefs(me)
+            ]
+        return tuple(out)

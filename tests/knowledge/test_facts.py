@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from balancedbio.knowledge import RELATIONS, Fact, KnowledgeGraph, Verdict, check
+
+
+def v(kg: KnowledgeGraph, relation: Any, subject: Any, obj: Any = None) -> Verdict:
+    return kg.check({"relation": relation, "subject": subject, "object": obj})
+
+
+@pytest.mark.parametrize(
+    ("subject", "obj", "valid"),
+    [
+        ("HP:0001250", "HP:0000118", True),  # Seizure is_a Phenotypic abnormality (ancestor)
+        ("HP:0001250", "HP:0012638", True),  # direct parent
+        ("HP:0000118", "HP:0001250", False),  # not vice versa
+        ("HP:0001250", "HP:0001250", False),  # proper ancestor only
+        ("HP:0001250", "HP:0000478", False),  # unrelated branch (eye)
+        ("MONDO:0007739", "MONDO:0005071", True),  # Huntington disease is_a nervous system disorder
+        ("MONDO:0007739", "MONDO:0000167", True),
+        ("MONDO:0005071", "MONDO:0007739", False),
+        ("MONDO:0007739", "HP:0000118", False),  # different ontologies
+        ("E11.9", "E11", True),  # ICD hierarchy through is_a too
+        ("ICD10CM:E11.9", "4", True),
+    ],
+)
+def test_is_a(kg: KnowledgeGraph, subject: str, obj: str, valid: bool) -> None:
+    verdict = v(kg, "is_a", subject, obj)
+    assert verdict.valid is valid, verdict.reason
+    assert (verdict.reason is None) is valid
+
+
+def test_is_a_reasons(kg: KnowledgeGraph) -> None:
+    assert "is not an ancestor of HP:0000118" in v(kg, "is_a", "HP:0000118", "HP:0001250").reason
+    assert "different ontologies" in v(kg, "is_a", "MONDO:0007739", "HP:0000118").reason
+
+
+def test_obsolete_and_alt_ids(kg: KnowledgeGraph) -> None:
+    verdict = v(kg, "is_a", "HP:0000057", "HP:0000118")
+    assert not verdict.valid
+    assert verdict.reason == "HP:0000057 is obsolete; replaced by HP:0008665 (Clitoral hypertrophy)"
+    assert "consider HP:0100886" in v(kg, "exists", "HP:0000489").reason
+    assert "no replacement" in v(kg, "exists", "HP:0001587").reason
+    assert "replaced by MONDO:0009299" in v(kg, "exists", "MONDO:0000002").reason
+    assert not v(kg, "is_a", "HP:0001250", "HP:0000057").valid  # obsolete object
+    # HP:0001275 is an alt_id of HP:0001250 (Seizure): valid follows the primary, reason notes it
+    alt = v(kg, "is_a", "HP:0001275", "HP:0000118")
+    assert alt.valid and "HP:0001275 is an alternative id of HP:0001250" in alt.reason
+    assert not v(kg, "is_a", "HP:0000118", "HP:0001275").valid
+
+
+@pytest.mark.parametrize(
+    ("subject", "obj", "valid"),
+    [
+        ("OMIM:143100", "HP:0002072", True),  # direct annotation (Chorea)
+        ("OMIM:143100", "HP:0002071", True),  # true-path: ancestor of Chorea
+        ("OMIM:143100", "HP:0000707", True),  # Abnormality of the nervous system
+        ("OMIM:143100", "HP:0004322", False),  # unrelated: Short stature
+        ("ORPHA:399", "HP:0002072", True),
+        ("MONDO:0007739", "HP:0002072", True),  # MONDO via name-match xref to OMIM/ORPHA
+        ("MONDO:0007739", "HP:0002071", True),
+        ("MONDO:0007739", "HP:0004322", False),
+        ("ORPHA:240094", "HP:0002063", False),  # NOT-qualified annotation (Rigidity)
+        ("HP:0001250", "HP:0000118", False),  # subject is not a disease
+        ("OMIM:143100", "MONDO:0005071", False),  # object is not a phenotype
+    ],
+)
+def test_has_phenotype(kg: KnowledgeGraph, subject: str, obj: str, valid: bool) -> None:
+    verdict = v(kg, "has_phenotype", subject, obj)
+    assert verdict.valid is valid, verdict.reason
+
+
+def test_has_phenotype_reasons(kg: KnowledgeGraph) -> None:
+    assert "annotated NOT HP:0002063" in v(kg, "has_phenotype", "ORPHA:240094", "HP:0002063").reason
+    reason = v(kg, "has_phenotype", "OMIM:143100", "HP:0004322").reason
+    assert "not annotated with HP:0004322 (Short stature) or any descendant" in reason
+    unlinked = next(i for i in kg.ids(source="mondo") if not kg.xrefs(i) and i != "MONDO:0000001")
+    assert "not linked" in v(kg, "has_phenotype", unlinked, "HP:0000118").reason
+
+
+def test_has_gene(kg: KnowledgeGraph) -> None:
+    assert v(kg, "has_gene", "OMIM:143100", "NCBIGene:3064").valid
+    assert v(kg, "has_gene", "MONDO:0007739", "HTT").valid
+    assert not v(kg, "has_gene", "OMIM:143100", "NCBIGene:10").valid
+    assert "unknown gene symbol" in v(kg, "has_gene", "OMIM:143100", "NOTAGENE").reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "obj", "valid"),
+    [
+        ("HP:0001250", "Seizure", True),
+        ("HP:0001250", "seizures", True),  # EXACT synonym, case-insensitive
+        ("HP:0001250", "  EPILEPTIC   seizure ", True),
+        ("HP:0001250", "Epilepsy", False),  # RELATED synonym only
+        ("HP:0001250", "Short stature", False),
+        ("MONDO:0007739", "Huntington chorea", True),  # MONDO synonyms have no scope
+        ("ICD10CM:E11.9", "type 2 diabetes mellitus without complications", True),
+        ("OMIM:143100", "huntington disease", True),
+        ("HP:0001250", "", False),
+        ("HP:0001250", None, False),
+    ],
+)
+def test_name(kg: KnowledgeGraph, subject: str, obj: str | None, valid: bool) -> None:
+    assert v(kg, "name", subject, obj).valid is valid
+
+
+@pytest.mark.parametrize(
+    ("subject", "obj", "valid"),
+    [
+        ("E11.9", "E11", True),
+        ("E119", "E11", True),
+        ("E11.9", "E08-E13", True),
+        ("E119", "ICD10CM:E08-E13", True),
+        ("E11.9", "4", True),
+        ("E11.9", "chapter 4", True),
+        ("ICD10CM:E11.9", "ICD10CM:4", True),
+        ("S72.001A", "S72", True),
+        ("C50.911", "C50", True),
+        ("E11.9", "E10", False),
+        ("E11.9", "3", False),
+        ("E11", "E11.9", False),
+        ("E11.9", "E11.9", False),
+        ("HP:0001250", "E11", False),
+        ("E11.9", "HP:0000118", False),
+        ("E11.99", "E11", False),  # unknown code
+    ],
+)
+def test_icd10_parent(kg: KnowledgeGraph, subject: str, obj: str, valid: bool) -> None:
+    verdict = v(kg, "icd10_parent", subject, obj)
+    assert verdict.valid is valid, verdict.reason
+
+
+def test_exists(kg: KnowledgeGraph) -> None:
+    for ok in ("HP:0001250", "MONDO:0007739", "OMIM:143100", "ORPHA:399", "E11.9", "NCBIGene:3064"):
+        assert v(kg, "exists", ok).valid, ok
+    assert "unknown id HP:9999999" in v(kg, "exists", "HP:9999999").reason
+    assert "unknown id ICD10CM:Z99.999" in v(kg, "exists", "Z99.999").reason
+
+
+@pytest.mark.parametrize(
+    ("fact", "needle"),
+    [
+        ({"relation": "is_a", "subject": "HP:abc", "object": "HP:0000118"}, "malformed id HP:abc"),
+        ({"relation": "is_a", "subject": "", "object": "HP:0000118"}, "subject is empty"),
+        ({"relation": "is_a", "subject": None, "object": "HP:0000118"}, "missing subject"),
+        (
+            {"relation": "is_a", "subject": 42, "object": "HP:0000118"},
+            "must be a string id, got int",
+        ),
+        ({"relation": "is_a", "subject": "HP:0001250"}, "missing object"),
+        ({"relation": "is_a", "subject": "HP:0001250", "object": ["x"]}, "got list"),
+        ({"relation": "is_a", "subject": {"a": 1}, "object": "x"}, "got dict"),
+        ({"relation": "is_a", "subject": "XX:1", "object": "HP:0000118"}, "unknown id prefix 'XX'"),
+        (
+            {"relation": "is_a", "subject": "seizure", "object": "HP:0000118"},
+            "malformed id 'seizure'",
+        ),
+        (
+            {"relation": "part_of", "subject": "HP:0001250", "object": "x"},
+            "unknown relation 'part_of'",
+        ),
+        ({"subject": "HP:0001250", "object": "HP:0000118"}, "missing relation"),
+        ({"relation": ["is_a"], "subject": "HP:0001250"}, "unknown relation"),
+        (None, "fact must be a mapping"),
+        (42, "fact must be a mapping"),
+        ("is_a HP:1 HP:2", "fact must be a mapping"),
+    ],
+)
+def test_bad_input_never_raises(kg: KnowledgeGraph, fact: Any, needle: str) -> None:
+    verdict = kg.check(fact)
+    assert verdict.valid is False
+    assert needle in verdict.reason
+
+
+def test_unknown_relation_lists_valid_relations(kg: KnowledgeGraph) -> None:
+    reason = v(kg, "part_of", "HP:0001250", "HP:0000118").reason
+    for rel in RELATIONS:
+        assert rel in reason
+
+
+def test_fact_dataclass_and_module_check(kg: KnowledgeGraph) -> None:
+    assert kg.check(Fact("is_a", "HP:0001250", "HP:0000118")) == Verdict(True, None)
+    assert check(Fact("exists", "HP:0001250"), kg).valid
+    assert kg.checker.check_many([{"relation": "exists", "subject": "HP:0001250"}, None]) == [
+        Verdict(True, None),
+        kg.check(None),
+    ]
+    assert kg.check({"relation": "IS_A", "subject": "HP:0001250", "object": "HP:0000118"}).valid

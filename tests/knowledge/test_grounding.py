@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from balancedbio.knowledge import KnowledgeGraph, Mention
+
+
+def spans(mentions: list[Mention]) -> list[tuple[str, str]]:
+    return [(m.text, m.id) for m in mentions]
+
+
+def test_ground_basic_spans(kg: KnowledgeGraph) -> None:
+    text = "A 7-year-old with recurrent Seizures and short stature; father has Huntington disease."
+    mentions = kg.ground(text)
+    assert spans(mentions) == [
+        ("Seizures", "HP:0001250"),
+        ("short stature", "HP:0004322"),
+        ("Huntington disease", "MONDO:0007739"),
+    ]
+    for m in mentions:
+        assert text[m.start : m.end] == m.text
+    assert mentions[0].source == "hpo" and mentions[0].name == "Seizure"
+    assert mentions[2].source == "mondo"
+
+
+def test_longest_match_wins(kg: KnowledgeGraph) -> None:
+    m = kg.ground("diagnosed with type 2 diabetes mellitus last year")
+    assert spans(m) == [("type 2 diabetes mellitus", "MONDO:0005148")]
+    m = kg.ground("Bilateral tonic-clonic seizure and focal seizures were observed.")
+    assert spans(m) == [
+        ("Bilateral tonic-clonic seizure", "HP:0002069"),  # not "seizure" (HP:0001250)
+        ("focal seizures", "HP:0007359"),
+    ]
+
+
+def test_punctuation_whitespace_and_case(kg: KnowledgeGraph) -> None:
+    m = kg.ground("SHORT-STATURE,\n\nand  Short\n stature.")
+    assert [x.id for x in m] == ["HP:0004322", "HP:0004322"]
+    assert m[1].text == "Short\n stature"
+
+
+def test_word_boundaries_and_noise(kg: KnowledgeGraph) -> None:
+    assert kg.ground("antiseizures") == []  # no match inside a word
+    assert kg.ground("All other findings were normal and the disease is rare.") == []
+    assert kg.ground("") == [] and kg.ground(None) == []  # type: ignore[arg-type]
+    # abbreviation synonyms need their exact case: MEN (multiple endocrine neoplasia), not "men"
+    assert spans(kg.ground("MEN")) == [("MEN", "MONDO:0017169")]
+    assert kg.ground("two men arrived") == []
+
+
+def test_ground_unicode_offsets(kg: KnowledgeGraph) -> None:
+    text = "Çocuk — “seizures” ve short stature…"
+    for m in kg.ground(text):
+        assert text[m.start : m.end] == m.text
+    assert [m.id for m in kg.ground(text)] == ["HP:0001250", "HP:0004322"]

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from balancedbio.knowledge.normalize import (
+    icd_candidates,
+    normalize,
+    split_curie,
+    syntax_problem,
+    tokenize,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Short  stature", "short stature"),
+        ("Huntington's disease", "huntington s disease"),
+        ("  Ehlers-Danlos syndrome, type 4 ", "ehlers danlos syndrome type 4"),
+        ("Straße—Ünïcode", "straße ünïcode"),
+        ("!!!", ""),
+        ("", ""),
+    ],
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seizures, (focal)!  Short-stature\n",
+        "Ünïcode—Straße  İx",
+        "",
+        "   ",
+        "a",
+        "x\u00a0y\u2028z",
+    ],
+)
+def test_tokenize_matches_normalize_and_offsets(text: str) -> None:
+    tokens, starts, ends = tokenize(text)
+    assert " ".join(tokens) == normalize(text)
+    assert len(tokens) == len(starts) == len(ends)
+    for tok, s, e in zip(tokens, starts.tolist(), ends.tolist(), strict=True):
+        assert normalize(text[s:e]) == tok
+
+
+def test_icd_candidates() -> None:
+    assert icd_candidates("e119", chapter_numbers=False) == ["ICD10CM:E11.9"]
+    assert icd_candidates("E11.9", chapter_numbers=False) == ["ICD10CM:E11.9"]
+    assert icd_candidates("C50", chapter_numbers=False) == ["ICD10CM:C50", "ICD10CM:C50-C50"]
+    assert icd_candidates("E08-E13", chapter_numbers=False) == ["ICD10CM:E08-E13"]
+    assert icd_candidates("4", chapter_numbers=False) is None
+    assert icd_candidates("4", chapter_numbers=True) == ["ICD10CM:4"]
+    assert icd_candidates("Chapter 4", chapter_numbers=False) == ["ICD10CM:4"]
+    assert icd_candidates("seizure", chapter_numbers=True) is None
+
+
+def test_curie_and_syntax() -> None:
+    assert split_curie(" hp:0001250 ") == ("HP", "0001250")
+    assert split_curie("Orphanet:399") == ("ORPHA", "399")
+    assert split_curie("XX:1") == (None, "XX:1")
+    assert syntax_problem("HP", "abc") is not None
+    assert syntax_problem("HP", "0001250") is None
+    assert syntax_problem("OMIM", "12") is not None

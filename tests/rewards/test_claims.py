@@ -1,0 +1,112 @@
+"""Ontology-checked claims in free text, against the real HPO/MONDO/ICD-10-CM graph."""
+
+from __future__ import annotations
+
+import pytest
+
+from balancedbio.knowledge import KnowledgeGraph
+from balancedbio.rewards.claims import check_claims, claims_score, extract_claims
+
+
+def facts(text: str, kg: KnowledgeGraph) -> list[tuple[str, str, str, bool]]:
+    report = check_claims(text, kg)
+    return [
+        (c.relation, c.subject, c.object, v.valid)
+        for c, v in zip(report.claims, report.verdicts, strict=True)
+    ]
+
+
+def test_is_a_true_and_false(kg: KnowledgeGraph) -> None:
+    assert kg.is_ancestor("HP:0000707", "HP:0001250")  # nervous system abnormality > seizure
+    text = (
+        "Seizure is a type of abnormality of the nervous system. "
+        "Focal seizure is a kind of seizure. Seizure is a form of hearing loss."
+    )
+    assert facts(text, kg) == [
+        ("is_a", "HP:0001250", "HP:0000707", True),
+        ("is_a", "HP:0007359", "HP:0001250", True),
+        ("is_a", "HP:0001250", "HP:0000365", False),  # read in HPO, not as the MONDO disease
+    ]
+    report = check_claims(text, kg)
+    assert report.n_true == 2 and report.n_false == 1 and report.score == pytest.approx(2 / 3)
+    ((claim, verdict),) = report.false_claims
+    assert claim.text == "Seizure is a form of hearing loss" and "not an ancestor" in verdict.reason
+
+
+def test_is_a_reads_names_in_one_ontology(kg: KnowledgeGraph) -> None:
+    # The grounder picks MONDO for the subject and HPO for "diabetes mellitus"; the claim is
+    # read within MONDO, where it holds.
+    assert kg.ground("diabetes mellitus")[0].id == "HP:0000819"
+    assert facts("Type 2 diabetes mellitus is the most common form of diabetes mellitus.", kg) == [
+        ("is_a", "MONDO:0005148", "MONDO:0005015", True)
+    ]
+
+
+def test_has_phenotype_true_and_false(kg: KnowledgeGraph) -> None:
+    text = "Marfan syndrome is characterized by arachnodactyly, ectopia lentis and tall stature."
+    assert facts(text, kg) == [
+        ("has_phenotype", "MONDO:0007947", "HP:0001166", True),
+        ("has_phenotype", "MONDO:0007947", "HP:0001083", True),
+        ("has_phenotype", "MONDO:0007947", "HP:0000098", True),
+    ]
+    false = facts("Marfan syndrome typically presents with hypoglycemia and hearing loss.", kg)
+    assert false == [
+        ("has_phenotype", "MONDO:0007947", "HP:0001943", False),
+        ("has_phenotype", "MONDO:0007947", "HP:0000365", False),  # HPO reading of the span
+    ]
+    assert claims_score("Marfan syndrome presents with hypoglycemia.", kg) == 0.0
+
+
+def test_subjects_across_clauses(kg: KnowledgeGraph) -> None:
+    text = (
+        "Marfan syndrome, a disorder of fibrillin, is a type of connective tissue disorder "
+        "and is characterized by arachnodactyly. Marfan syndrome causes tall stature, and "
+        "achondroplasia causes short stature."
+    )
+    got = facts(text, kg)
+    assert got == [
+        ("is_a", "MONDO:0007947", "MONDO:0003900", True),
+        ("has_phenotype", "MONDO:0007947", "HP:0001166", True),
+        ("has_phenotype", "MONDO:0007947", "HP:0000098", True),
+        ("has_phenotype", "MONDO:0007037", "HP:0004322", True),
+    ]
+
+
+def test_negated_statements_are_not_claims(kg: KnowledgeGraph) -> None:
+    assert extract_claims("Marfan syndrome does not cause hypoglycemia.", kg) == []
+    assert claims_score("Seizure is not a type of hearing loss.", kg) is None
+
+
+def test_synonyms(kg: KnowledgeGraph) -> None:
+    text = (
+        "Marfan syndrome is also known as MFS. "
+        "Achondroplasia is also called Zorblax disease or ACH."
+    )
+    assert facts(text, kg) == [
+        ("name", "MONDO:0007947", "MFS", True),
+        ("name", "MONDO:0007037", "Zorblax disease", False),
+        ("name", "MONDO:0007037", "ACH", True),
+    ]
+
+
+def test_icd10_parents(kg: KnowledgeGraph) -> None:
+    text = (
+        "ICD-10-CM code E11.9 falls under E11. Code E11.9 belongs to block E08-E13. "
+        "E11.9 is in chapter IV. Code E11.9 falls under E10. Code E11.9 belongs to chapter 5."
+    )
+    assert facts(text, kg) == [
+        ("icd10_parent", "ICD10CM:E11.9", "ICD10CM:E11", True),
+        ("icd10_parent", "ICD10CM:E11.9", "ICD10CM:E08-E13", True),
+        ("icd10_parent", "ICD10CM:E11.9", "ICD10CM:4", True),
+        ("icd10_parent", "ICD10CM:E11.9", "ICD10CM:E10", False),
+        ("icd10_parent", "ICD10CM:E11.9", "ICD10CM:5", False),
+    ]
+    report = check_claims("Code Z99.999 falls under Z99.", kg)
+    assert report.claims == () and report.unknown_entities == ("Z99.999",)
+
+
+def test_no_claims_is_none_and_unknown_entities_do_not_count(kg: KnowledgeGraph) -> None:
+    assert claims_score("The patient was well and went home.", kg) is None
+    assert claims_score("Common causes of hypoglycemia include insulinoma.", kg) is None
+    report = check_claims("Floopy gorbitis is a type of seizure.", kg)
+    assert report.score is None and report.unknown_entities == ("Floopy gorbitis",)

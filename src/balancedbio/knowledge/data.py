@@ -99,6 +99,17 @@ class StringTable(Mapping[str, list[str]]):
         got = self._lists.get(name)
         if got is not None:
             return got
+        items = self.peek(name)
+        self._lists[name] = items
+        del self._raw[name]
+        return items
+
+    def peek(self, name: str) -> list[str]:
+        """List ``name`` without keeping the decoded copy (for one-off uses such as building
+        the grounding automaton)."""
+        got = self._lists.get(name)
+        if got is not None:
+            return got
         if name not in self._raw:
             raise KeyError(name)
         frame, count = self._raw[name]
@@ -106,8 +117,6 @@ class StringTable(Mapping[str, list[str]]):
         items = text.split(SEP_ITEM) if count else []
         if len(items) != count:
             raise ValueError(f"string list {name!r} has {len(items)} items, expected {count}")
-        self._lists[name] = items
-        del self._raw[name]
         return items
 
     def __iter__(self) -> Iterator[str]:

@@ -60,6 +60,7 @@ class Verdict:
 
 
 VALID = Verdict(True, None)
+_MISS = (-1, None)
 _REL_LIST = ", ".join(RELATIONS)
 
 
@@ -82,7 +83,8 @@ class FactChecker:
         # KnowledgeGraph's membership memos).
         self._name_keys: set[str] = set()
         self._name_seen = bytearray(self._n)
-        self._node_names = graph.data.strings["names"]
+        self._spellings = graph._spellings
+        self._names: list[str] | None = None
         self._handlers: dict[str, Callable[[Any, Any], Verdict]] = {
             "is_a": self._is_a,
             "has_phenotype": self._has_phenotype,
@@ -144,11 +146,21 @@ class FactChecker:
             return -1, None, Verdict(False, self.g.obsolete_reason(i))
         return i, note, None
 
-    def _fast(self, subj: Any, obj: Any) -> tuple[int, int]:
-        """Indices of two current, exactly spelled ids; -1 where the slow path is needed."""
-        index, obsolete = self._index, self._obsolete
-        i = index.get(subj, -1) if type(subj) is str else -1
-        j = index.get(obj, -1) if type(obj) is str else -1
+    def _fast(self, subj: Any, obj: Any, icd: bool) -> tuple[int, int]:
+        """Indices of two current ids, exactly spelled or already resolved (memo, no note);
+        -1 where the slow path is needed."""
+        index, obsolete, spellings = self._index, self._obsolete, self._spellings
+        i = j = -1
+        if type(subj) is str:
+            i = index.get(subj, -1)
+            if i < 0:
+                i, note = spellings.get((subj, icd), _MISS)
+                i = -1 if note else i
+        if type(obj) is str:
+            j = index.get(obj, -1)
+            if j < 0:
+                j, note = spellings.get((obj, icd), _MISS)
+                j = -1 if note else j
         if i >= 0 and obsolete[i]:
             i = -1
         if j >= 0 and obsolete[j]:
@@ -156,7 +168,10 @@ class FactChecker:
         return i, j
 
     def _label(self, i: int) -> str:
-        return f"{self.g._ids[i]} ({self._node_names[i]})"
+        names = self._names
+        if names is None:
+            names = self._names = self.g.data.strings["names"]
+        return f"{self.g._ids[i]} ({names[i]})"
 
     def _describe(self, i: int) -> str:
         return f"{self._label(i)} is a {KINDS[self._kind[i]]} ({SOURCES[self.g._source[i]]})"
@@ -177,7 +192,7 @@ class FactChecker:
         The object is read in ICD-10-CM context (bare chapter numbers) when ``icd`` is set or
         the subject is an ICD-10-CM node.
         """
-        i, j = self._fast(subj, obj)
+        i, j = self._fast(subj, obj, icd)
         if i >= 0 and j >= 0:
             return i, j, None, None, None
         i, n1, bad = self._node(subj, "subject", icd=icd)
@@ -215,7 +230,7 @@ class FactChecker:
             return self._ok(n1, n2)
         if self._kind[i] != K_DISEASE:
             return Verdict(False, f"has_phenotype needs a disease subject; {self._describe(i)}")
-        if self.g._has_pheno(i, j):
+        if self._ph_seen[i] != 2 and self.g._has_pheno(i, j):
             return self._ok(n1, n2)
         if self._kind[j] != K_PHENOTYPE:
             return Verdict(

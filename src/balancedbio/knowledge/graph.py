@@ -50,9 +50,14 @@ _MAX_SPELLINGS = 200_000
 class KnowledgeGraph(RelationsMixin):
     """In-memory graph with O(1) id lookup, closures, annotations, grounding and fact checks."""
 
-    def __init__(self, data: GraphData, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, data: GraphData, cache_dir: Path | None = None, *, from_cache: bool = False
+    ) -> None:
         self.data = data
+        #: Where the graph is cached (None if it could not be written) and whether this
+        #: instance was read from that cache (True) or freshly built (False).
         self.cache_dir = cache_dir
+        self.from_cache = from_cache
         a = data.arrays
         self._ids: list[str] = data.strings["ids"]
         self._n = len(self._ids)
@@ -67,6 +72,7 @@ class KnowledgeGraph(RelationsMixin):
         self._anc_ptr: list[int] = a["anc_ptr"].tolist()
         self._ann_ptr: list[int] = a["ann_ptr"].tolist()
         self._xref_ptr: list[int] = a["xref_ptr"].tolist()
+        self._xref_to: list[int] = a["xref_to"].tolist()
         self._anc_idx = a["anc_idx"]
         # Membership memos for the checker's hot path: ``i * n + j`` keys in one int set per
         # relation (ancestor pairs, propagated disease-phenotype pairs), filled per node on

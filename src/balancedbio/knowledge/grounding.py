@@ -158,11 +158,11 @@ class Grounder:
     def __init__(self, graph: KnowledgeGraph) -> None:
         self.graph = graph
         s = graph.data.strings
-        vocab = s["ground_vocab"]
+        vocab = s.peek("ground_vocab")
         self.width = _width(len(vocab))
         self.vocab = {tok: _token_code(i, self.width) for i, tok in enumerate(vocab)}
         self.automaton = ahocorasick.Automaton()
-        keys, cases = s["ground_keys"], s["ground_case"]
+        keys, cases = s.peek("ground_keys"), s.peek("ground_case")
         nodes = graph.data.arrays["ground_node"].tolist()
         add, width = self.automaton.add_word, self.width
         for key, node, case in zip(keys, nodes, cases, strict=True):

@@ -31,6 +31,7 @@ class RelationsMixin:
     _ids: list[str]
     _ann_ptr: list[int]
     _xref_ptr: list[int]
+    _xref_to: list[int]
     _n: int
     _source: bytes
     _lazy: dict[str, Any]
@@ -46,8 +47,7 @@ class RelationsMixin:
     # ------------------------------------------------------------------ phenotypes
 
     def _xref_targets(self, i: int) -> list[int]:
-        lo, hi = self._xref_ptr[i], self._xref_ptr[i + 1]
-        return self.data.arrays["xref_to"][lo:hi].tolist() if hi > lo else []
+        return self._xref_to[self._xref_ptr[i] : self._xref_ptr[i + 1]]
 
     def _direct_arrays(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(annotated, negated) phenotype indices of disease ``i`` (MONDO: via its xrefs)."""
@@ -82,15 +82,17 @@ class RelationsMixin:
 
     def _is_negated(self, i: int, p: int) -> bool:
         """Is disease ``i`` (MONDO: one of its linked diseases) annotated ``NOT p``?"""
-        keys = self._lazy.get("negated")
-        if keys is None:
+        got = self._lazy.get("negated")
+        if got is None:
             a = self.data.arrays
             rows = np.flatnonzero(a["ann_negated"])
             disease = np.searchsorted(a["ann_ptr"], rows, side="right") - 1
             pairs = disease.astype(np.int64) * self._n + a["ann_pheno"][rows]
-            keys = self._lazy["negated"] = set(pairs.tolist())
-        sources = self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]
-        return any(d * self._n + p in keys for d in sources)
+            got = self._lazy["negated"] = (set(pairs.tolist()), set(disease.tolist()))
+        keys, diseases = got
+        if self._source[i] != SRC_MONDO:
+            return i in diseases and i * self._n + p in keys
+        return any(d * self._n + p in keys for d in self._xref_targets(i) if d in diseases)
 
     def _has_pheno(self, i: int, p: int) -> bool:
         """Does disease ``i`` have phenotype ``p`` (true-path rule, NOT annotations excluded)?

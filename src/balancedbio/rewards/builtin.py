@@ -39,9 +39,11 @@ GRAPH_RULES: tuple[str, ...] = (
 def warm_graph(cache_dir: str | None = None) -> None:
     """Load the shared graph and its grounder now, when the reward is built, so the first
     scored sample does not spend its time limit (``RewardSpec.timeout_s``) loading them."""
+    from balancedbio.rewards.claims import check_claims
     from balancedbio.rewards.entities import shared_graph
 
-    shared_graph(cache_dir).grounder  # noqa: B018 - built on first access
+    # Grounder, name index, annotations and the string tables are built on first use.
+    check_claims("Marfan syndrome is characterized by arachnodactyly.", shared_graph(cache_dir))
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class IFEvalScore:
         from balancedbio.rewards.ifeval import follow_instructions
 
         ids = _listish(_column(row, "instruction_id_list"))
-        if not ids:
+        if ids is None or len(ids) == 0:
             return None
         if isinstance(ids, str):
             ids = [ids]

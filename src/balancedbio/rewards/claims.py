@@ -192,7 +192,7 @@ def extract_claims(text: str, kg: KnowledgeGraph, unknown: list[str] | None = No
             if not _PRONOUN.match(phrase) and rel != "has_phenotype":
                 unknown.append(phrase)
             continue
-        if _NEGATION.search(text, subj.end, cue.end()):
+        if _NEGATION.search(text, max(subj.end, lo), cue.end()):
             continue
         j = bisect.bisect_left(clauses, cue.end())
         hi = clauses[j] if j < len(clauses) else len(text)

@@ -138,15 +138,22 @@ def lookup_phrases(kg: KnowledgeGraph, text: str, entities: list[Entity]) -> lis
 
 
 def negated_spans(text: str) -> list[tuple[int, int]]:
-    """Spans negated by a cue ("no fever, cough or rash"): cue to the end of its clause."""
+    """Spans negated by a cue ("no fever, cough or rash"): cue to the end of its clause;
+    sorted and disjoint."""
     ends = [m.start() for m in _CLAUSE_END.finditer(text)]
-    spans = []
+    spans: list[tuple[int, int]] = []
     for m in _NEG_CUE.finditer(text):
         k = bisect.bisect_left(ends, m.end())
-        spans.append((m.start(), ends[k] if k < len(ends) else len(text)))
+        end = ends[k] if k < len(ends) else len(text)
+        if spans and m.start() <= spans[-1][1]:  # merged: sorted and disjoint
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((m.start(), end))
     return spans
 
 
 def is_negated(entity: Entity, spans: list[tuple[int, int]], offset: int = 0) -> bool:
     """True if ``entity`` (offsets relative to ``offset``) lies in a negated span."""
-    return any(s + offset <= entity.start < e + offset for s, e in spans)
+    pos = entity.start - offset
+    k = bisect.bisect_right(spans, (pos, float("inf"))) - 1
+    return k >= 0 and pos < spans[k][1]

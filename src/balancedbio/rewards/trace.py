@@ -39,6 +39,7 @@ The answer is the rest of the last ``Answer:`` line (or the next non-empty line)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 #: Canonical step names in clinical order.
@@ -92,6 +93,42 @@ HEADINGS: dict[str, str] = {
     "answer": "answer",
     "final answer": "answer",
 }
+
+
+#: The heading each step is written with (:func:`format_trace`, :data:`FORMAT_INSTRUCTION`).
+CANONICAL_HEADINGS: dict[str, str] = {
+    "presentation": "Presentation",
+    "history_exam": "History/Exam",
+    "differential": "Differential",
+    "investigations": "Investigations",
+    "diagnosis": "Diagnosis",
+    "management": "Management",
+}
+
+#: What a GRPO prompt says to ask for this format.
+FORMAT_INSTRUCTION = (
+    "Reason in steps, each on its own line starting with its heading, in this order: "
+    + ", ".join(f"{h}:" for h in CANONICAL_HEADINGS.values())
+    + " (skip steps that do not apply). The Differential lists at least two candidate "
+    "diagnoses. End with a line 'Answer: <final answer>'."
+)
+
+
+def format_trace(
+    steps: Mapping[str, str] | Iterable[tuple[str, str]], answer: str | None = None
+) -> str:
+    """Write a trace: ``steps`` maps step names to contents, in the order given."""
+    items = steps.items() if isinstance(steps, Mapping) else steps
+    lines = []
+    for name, content in items:
+        if name not in CANONICAL_HEADINGS:
+            from balancedbio.config import choice_error
+
+            raise choice_error("trace step", name, STEP_NAMES)
+        lines.append(f"{CANONICAL_HEADINGS[name]}: {content.strip()}")
+    if answer is not None:
+        lines.append(f"Answer: {answer.strip()}")
+    return "\n".join(lines)
 
 
 def _key(label: str) -> str:

@@ -1,4 +1,9 @@
-"""Declarative clinical-workflow rules over a reasoning trace (format: :mod:`.trace`).
+"""Declarative clinical-workflow rules over a reasoning trace.
+
+The trace format is defined in :mod:`balancedbio.rewards.trace`: heading lines
+``Presentation:``, ``History/Exam:``, ``Differential:``, ``Investigations:``,
+``Diagnosis:``, ``Management:`` (aliases and markdown decoration accepted), then a final
+``Answer:`` line.
 
 MKGSG rejects items whose reasoning skips or reorders required steps, recommends a drug
 without the data it needs, or states a diagnosis the findings do not support; GRPO uses the
@@ -36,11 +41,18 @@ but missing differential violates ``required_steps`` and both differential rules
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from balancedbio.config import ConfigError, choice_error
-from balancedbio.rewards.trace import STEP_NAMES, Step, Trace, parse_trace
+from balancedbio.rewards.trace import (
+    FORMAT_INSTRUCTION,
+    STEP_NAMES,
+    Step,
+    Trace,
+    format_trace,
+    parse_trace,
+)
 from balancedbio.rewards.workflow_rules import (
     DEFAULT_REQUIRED,
     DRUG_RULES,
@@ -60,6 +72,7 @@ from balancedbio.rewards.workflow_rules import (
 __all__ = [
     "DEFAULT_REQUIRED",
     "DRUG_RULES",
+    "FORMAT_INSTRUCTION",
     "RULES",
     "STEP_NAMES",
     "Rule",
@@ -72,6 +85,7 @@ __all__ = [
     "check_workflow",
     "differential_candidates",
     "evaluate_workflow",
+    "format_trace",
     "parse_trace",
     "workflow_score",
 ]
@@ -168,12 +182,13 @@ def evaluate_workflow(
         ctx = context
     else:
         ctx = WorkflowContext.from_row(context, kg=context.get("kg"))
+    ctx = replace(ctx, notes={}, _entities={})  # per-trace memo and notes
     if rules is None:
         spec = WorkflowSpec()
     elif isinstance(rules, WorkflowSpec):
         spec = rules
     else:
-        spec = WorkflowSpec(tuple(rules))
+        spec = WorkflowSpec(rules if isinstance(rules, str) else tuple(rules))
     checked, violations = [], []
     for rule in spec.build():
         found = rule.check(trace, ctx)

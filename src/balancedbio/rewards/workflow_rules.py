@@ -125,11 +125,11 @@ class WorkflowContext:
         if not isinstance(case, str):  # conversational prompt: its user turns
             turns = [m for m in case if isinstance(m, Mapping)]
             case = "\n".join(str(m.get("content", "")) for m in turns if m.get("role") == "user")
-        findings = row.get("findings") or ()
+        findings = _given(row.get("findings"), ())
         return cls(
             kg=kg,
             cache_dir=cache_dir,
-            required_steps=row.get("required_steps") or DEFAULT_REQUIRED,
+            required_steps=_given(row.get("required_steps"), DEFAULT_REQUIRED),
             diagnosis_id=row.get("diagnosis_id") or None,
             findings=(findings,) if isinstance(findings, str) else tuple(findings),
             case_text=case,
@@ -142,7 +142,9 @@ class WorkflowContext:
         return self.kg
 
     def entities(self, step: Step, phrases: bool = False) -> list[Entity]:
-        """Entities of a step's content (absolute offsets), memoized per step."""
+        """Entities of a step's content (absolute offsets), memoized per step of one trace
+        (:func:`~balancedbio.rewards.workflow.evaluate_workflow` gives each trace a fresh
+        memo)."""
         key = step.content_start * 2 + phrases
         got = self._entities.get(key)
         if got is None:
@@ -152,6 +154,11 @@ class WorkflowContext:
             s = step.content_start
             got = self._entities[key] = [Entity(e.start + s, e.end + s, e.text, e.ids) for e in got]
         return got
+
+
+def _given(value: Any, default: Any) -> Any:
+    """``value`` unless it is None or empty (lists, arrays, strings alike)."""
+    return default if value is None or len(value) == 0 else value
 
 
 def _step_names(value: str | Iterable[str]) -> tuple[str, ...]:

@@ -33,9 +33,15 @@ def _same(a: KnowledgeGraph, b: KnowledgeGraph) -> None:
 def test_warm_load_equals_cold_build(
     kg: KnowledgeGraph, kg_cfg: KnowledgeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    cold = kg
+    if kg.from_cache:  # a persistent test cache was reused: build cold here to compare
+        files = {name: locate(name) for name in kg_cfg.sources}
+        cold = KnowledgeGraph(cache_mod.build_graph(files, include_genes=kg_cfg.include_genes))
+    assert not cold.from_cache
     monkeypatch.setattr(cache_mod, "build_graph", _no_build)
     warm = load_knowledge(kg_cfg)
-    _same(kg, warm)
+    assert warm.from_cache
+    _same(cold, warm)
     assert warm.cache_dir == kg.cache_dir == cache_dir_for(kg_cfg)
     assert sorted(p.name for p in warm.cache_dir.iterdir()) == [ARRAYS, MANIFEST, STRINGS]
     for fact in (
@@ -144,3 +150,8 @@ def test_bad_cache_is_rebuilt(
     load(graph.cache_dir, _identity(cfg))  # the rewritten cache is valid again
     monkeypatch.setattr(cache_mod, "build_graph", _no_build)
     _same(graph, load_knowledge(cfg))
+
+
+def test_progress_flag(kg_cfg: KnowledgeConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_mod, "build_graph", _no_build)
+    assert len(load_knowledge(kg_cfg, progress=True)) > 100_000

@@ -120,3 +120,14 @@ def test_help_lists_commands() -> None:
     assert result.exit_code == 0
     for cmd in ("stats", "check", "ground"):
         assert cmd in result.stdout
+
+
+def test_check_crlf_and_bom(tmp_path: Path, kg_cache_dir: Path) -> None:
+    path = tmp_path / "facts.jsonl"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"relation": "exists", "subject": "HP:0001250"}\r\n'
+        b'{"relation": "exists", "subject": "HP:9999999"}\r\n'
+    )
+    result = runner.invoke(app, ["check", str(path), "--cache-dir", str(kg_cache_dir)])
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["valid"] for o in out] == [True, False]

@@ -15,8 +15,11 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from balancedbio.config import ConfigError
+from balancedbio.data.cli import generate_command
+from balancedbio.eval.cli import app as eval_app
 from balancedbio.knowledge.cli import app as knowledge_app
 from balancedbio.models.cli import app as models_app
+from balancedbio.report.cli import report_command
 from balancedbio.rewards.cli import app as rewards_app
 
 app = typer.Typer(
@@ -28,6 +31,9 @@ app = typer.Typer(
 app.add_typer(knowledge_app, name="knowledge", help="Ontologies: stats, fact checking, grounding.")
 app.add_typer(models_app, name="models", help="Model assets: prepare, list, generate.")
 app.add_typer(rewards_app, name="rewards", help="Verifiers and rewards.")
+app.add_typer(eval_app, name="eval", help="Evaluate models on knowledge, reasoning, IF.")
+app.command("generate")(generate_command)
+app.command("report")(report_command)
 
 err = Console(stderr=True)
 

@@ -1,0 +1,280 @@
+"""Deduplication (exact and near) and n-gram decontamination against evaluation sets.
+
+* **Exact**: a 128-bit xxhash of the normalized text (casefold, punctuation removed,
+  whitespace collapsed), so items differing only in case/punctuation/spacing collide.
+* **Near**: MinHash over word 5-gram shingles (``num_perm`` = 128 universal hashes
+  ``(a*x + b) mod (2**61 - 1)`` of 32-bit shingle hashes, computed with numpy) and LSH with
+  the band/row split that minimizes false positives + false negatives around the Jaccard
+  threshold (0.8 -> 9 bands x 13 rows). Candidates from shared buckets are confirmed by the
+  signature-estimated Jaccard. Streaming: ``add`` answers "duplicate of whom" and keeps
+  only first occurrences. Deterministic for a seed.
+* **Decontamination**, in the spirit of lm-eval's: a training text is contaminated when it
+  shares a word n-gram (13 by default, over normalized tokens) with any evaluation text.
+  With ``short_n`` set, whenever either side has fewer than ``n`` tokens the comparison
+  uses ``short_n``-grams instead, so short eval questions are still caught.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xxhash
+
+_MERSENNE = np.uint64((1 << 61) - 1)
+_SPACE = re.compile(r"\s+")
+
+
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch).startswith(("P", "S"))
+
+
+_PUNCT_TABLE: dict[int, str] = {}
+
+
+def _strip_punct(text: str) -> str:
+    out = []
+    for ch in text:
+        code = ord(ch)
+        rep = _PUNCT_TABLE.get(code)
+        if rep is None:
+            rep = " " if _is_punct(ch) else ch
+            if code < 0x3000:  # cache the common range
+                _PUNCT_TABLE[code] = rep
+        out.append(rep)
+    return "".join(out)
+
+
+def normalize(text: str) -> str:
+    """Casefold, NFKC, punctuation/symbols to spaces, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _SPACE.sub(" ", _strip_punct(text)).strip()
+
+
+def tokens(text: str) -> list[str]:
+    """Normalized word tokens."""
+    return normalize(text).split()
+
+
+def text_hash(text: str) -> str:
+    """Hex digest identifying the normalized text."""
+    return xxhash.xxh3_128_hexdigest(normalize(text).encode("utf-8"))
+
+
+def default_text(item: Mapping[str, Any]) -> str:
+    """The text an item is deduplicated on: all prompt message contents plus the answer.
+
+    ``prompt`` may be a string or a list of ``{"role", "content"}`` messages; the answer is
+    the first of ``answer`` / ``completion`` / ``response`` present.
+    """
+    prompt = item.get("prompt", "")
+    if isinstance(prompt, str):
+        parts = [prompt]
+    else:
+        parts = [str(m.get("content", "")) for m in prompt if isinstance(m, Mapping)]
+    for key in ("answer", "completion", "response"):
+        if item.get(key) is not None:
+            parts.append(str(item[key]))
+            break
+    return "\n".join(parts)
+
+
+class ExactDedup:
+    """Streaming exact dedup on normalized-text hashes: ``add`` returns the first key seen."""
+
+    def __init__(self, text_fn: Callable[[Mapping[str, Any]], str] = default_text):
+        self.text_fn = text_fn
+        self._seen: dict[str, str] = {}
+
+    def add(self, key: str, text: str) -> str | None:
+        """Register ``text`` under ``key``; return the key it duplicates, else None."""
+        digest = text_hash(text)
+        first = self._seen.get(digest)
+        if first is not None:
+            return first
+        self._seen[digest] = key
+        return None
+
+    def add_item(self, key: str, item: Mapping[str, Any]) -> str | None:
+        return self.add(key, self.text_fn(item))
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+# --------------------------------------------------------------------------- MinHash + LSH
+
+
+def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tuple[int, int]:
+    """(bands, rows) minimizing weighted false-positive + false-negative area (as datasketch)."""
+
+    def area(b: int, r: int, lo: float, hi: float, positive: bool) -> float:
+        s = np.linspace(lo, hi, 201)
+        p = 1.0 - (1.0 - s**r) ** b
+        y = p if positive else 1.0 - p
+        return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(s)))
+
+    best, best_err = (1, num_perm), float("inf")
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = area(b, r, 0.0, threshold, True)
+            fn = area(b, r, threshold, 1.0, False)
+            err = fp_weight * fp + (1 - fp_weight) * fn
+            if err < best_err - 1e-12:
+                best, best_err = (b, r), err
+    return best
+
+
+class MinHasher:
+    """MinHash signatures of word n-gram shingles (deterministic for ``seed``)."""
+
+    def __init__(self, num_perm: int = 128, ngram: int = 5, seed: int = 0):
+        if num_perm < 1 or ngram < 1:
+            raise ValueError("num_perm and ngram must be >= 1")
+        rng = np.random.default_rng(seed)
+        self.num_perm, self.ngram, self.seed = num_perm, ngram, seed
+        self.a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
+        self.b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
+
+    def shingles(self, text: str) -> np.ndarray:
+        """32-bit hashes of the distinct word n-grams (the whole text if it is shorter)."""
+        words = tokens(text)
+        n = min(self.ngram, max(len(words), 1))
+        grams = {" ".join(words[i : i + n]) for i in range(max(len(words) - n + 1, 1))}
+        return np.fromiter(
+            (xxhash.xxh32_intdigest(g.encode("utf-8"), seed=self.seed) for g in grams),
+            dtype=np.uint64,
+            count=len(grams),
+        )
+
+    def signature(self, text: str) -> np.ndarray:
+        x = self.shingles(text)
+        # a, x < 2**32 and b < 2**32: a*x + b < 2**64, so no uint64 overflow before the mod.
+        hashed = (self.a[:, None] * x[None, :] + self.b[:, None]) % _MERSENNE
+        return hashed.min(axis=1)
+
+
+class NearDupIndex:
+    """Streaming near-duplicate detection: MinHash + LSH at a Jaccard ``threshold``."""
+
+    def __init__(
+        self,
+        threshold: float = 0.8,
+        num_perm: int = 128,
+        ngram: int = 5,
+        seed: int = 0,
+        bands: tuple[int, int] | None = None,
+    ):
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        self.threshold = threshold
+        self.hasher = MinHasher(num_perm, ngram, seed)
+        self.bands, self.rows = bands or optimal_bands(threshold, num_perm)
+        if self.bands * self.rows > num_perm:
+            raise ValueError(f"bands x rows {self.bands}x{self.rows} exceeds num_perm {num_perm}")
+        self._buckets: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
+        self._keys: list[str] = []
+        self._sigs: list[np.ndarray] = []
+
+    def _band_keys(self, sig: np.ndarray) -> list[bytes]:
+        r = self.rows
+        return [sig[i * r : (i + 1) * r].tobytes() for i in range(self.bands)]
+
+    def query(self, text: str) -> tuple[str, float] | None:
+        """The earliest-added item whose estimated Jaccard with ``text`` >= threshold."""
+        return self._query(self.hasher.signature(text))
+
+    def _query(self, sig: np.ndarray) -> tuple[str, float] | None:
+        candidates: set[int] = set()
+        for bucket, key in zip(self._buckets, self._band_keys(sig), strict=True):
+            candidates.update(bucket.get(key, ()))
+        for idx in sorted(candidates):
+            sim = float(np.mean(self._sigs[idx] == sig))
+            if sim >= self.threshold:
+                return self._keys[idx], sim
+        return None
+
+    def add(self, key: str, text: str) -> str | None:
+        """Return the key ``text`` near-duplicates, else index it under ``key`` and return None."""
+        sig = self.hasher.signature(text)
+        hit = self._query(sig)
+        if hit is not None:
+            return hit[0]
+        idx = len(self._keys)
+        self._keys.append(key)
+        self._sigs.append(sig)
+        for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
+            bucket.setdefault(band, []).append(idx)
+        return None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+# --------------------------------------------------------------------------- decontamination
+
+
+def _gram_hashes(words: list[str], n: int) -> list[int]:
+    return [
+        xxhash.xxh64_intdigest(" ".join(words[i : i + n]).encode("utf-8"))
+        for i in range(len(words) - n + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class Contamination:
+    """Why an item was flagged: the shared n-gram (normalized words) and its size."""
+
+    ngram: str
+    n: int
+
+
+class Decontaminator:
+    """Flags texts sharing a word n-gram with any evaluation text (see module docstring)."""
+
+    def __init__(self, eval_texts: Iterable[str], n: int = 13, short_n: int | None = None):
+        if n < 1 or (short_n is not None and not 1 <= short_n < n):
+            raise ValueError(f"need n >= 1 and 1 <= short_n < n, got n={n}, short_n={short_n}")
+        self.n, self.short_n = n, short_n
+        self._long: set[int] = set()  # n-grams of eval texts with >= n tokens
+        self._short_all: set[int] = set()  # short_n-grams of every eval text
+        self._short_of_short: set[int] = set()  # short_n-grams of eval texts with < n tokens
+        self.eval_docs = 0
+        for text in eval_texts:
+            self.add_eval(text)
+
+    def add_eval(self, text: str) -> None:
+        words = tokens(text)
+        self.eval_docs += 1
+        if len(words) >= self.n:
+            self._long.update(_gram_hashes(words, self.n))
+        if self.short_n is not None:
+            grams = _gram_hashes(words, self.short_n)
+            self._short_all.update(grams)
+            if len(words) < self.n:
+                self._short_of_short.update(grams)
+
+    def check(self, text: str) -> Contamination | None:
+        """The first shared n-gram, or None when ``text`` is clean."""
+        words = tokens(text)
+        checks: list[tuple[int, set[int]]] = []
+        if len(words) >= self.n:
+            checks.append((self.n, self._long))
+            if self.short_n is not None and self._short_of_short:
+                checks.append((self.short_n, self._short_of_short))
+        elif self.short_n is not None:
+            checks.append((self.short_n, self._short_all))
+        for size, index in checks:
+            for i, h in enumerate(_gram_hashes(words, size)):
+                if h in index:
+                    return Contamination(" ".join(words[i : i + size]), size)
+        return None
+
+    def is_contaminated(self, text: str) -> tuple[bool, str | None]:
+        """``(True, matched n-gram)`` or ``(False, None)``."""
+        hit = self.check(text)
+        return (True, hit.ngram) if hit else (False, None)

@@ -1,0 +1,194 @@
+"""Derived views of the knowledge graph that constructors draw seeds and distractors from.
+
+Built lazily (each ~0.5-1 s on the full graph) and memoized per graph:
+
+* direct phenotype annotations of every OMIM/ORPHA disease and the reverse index
+  (phenotype -> diseases), which gives *specificity* (a phenotype annotated to few diseases
+  discriminates) and *neighbours* (diseases sharing phenotypes: differentials, distractors);
+* *groundability*: a name is usable in generated text only if ``kg.ground`` reads it back
+  as one mention covering the whole name with the intended id (or a same-name id), so
+  the validators, which re-ground the text, see exactly the entities we meant.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from balancedbio.common import atomic_write_text
+from balancedbio.knowledge import normalize
+
+if TYPE_CHECKING:
+    from balancedbio.knowledge import KnowledgeGraph
+
+#: HPO frequency terms that make a poor presenting finding (very rare, excluded).
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+DISEASE_PREFIXES = ("OMIM:", "ORPHA:", "MONDO:", "DECIPHER:")
+RARE_FREQUENCIES = frozenset({"HP:0040284", "HP:0040285"})
+_AWKWARD = re.compile(r"[,;()\[\]/]|\bor\b|\bvs\b")
+
+
+class KnowledgeIndex:
+    """Memoized indexes over one graph (see the module docstring)."""
+
+    def __init__(self, kg: KnowledgeGraph, max_phenotype_diseases: int = 60) -> None:
+        self.kg = kg
+        self.max_phenotype_diseases = max_phenotype_diseases
+        self._grounds: dict[str, bool] = {}
+        self._aliases: dict[str, tuple[str, ...]] = {}
+        self._specific: dict[str, bool] = {}
+        self._saved = 0
+
+    # ------------------------------------------------------------------ persistence
+
+    def load_memo(self, path: Path) -> None:
+        """Reuse groundability/specificity verdicts saved by an earlier run (same graph)."""
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return
+        self._grounds.update(data.get("grounds", {}))
+        if data.get("max_phenotype_diseases") == self.max_phenotype_diseases:
+            self._specific.update(data.get("specific", {}))
+        self._saved = len(self._grounds) + len(self._specific)
+
+    def save_memo(self, path: Path) -> None:
+        """Persist the verdicts (they depend only on the graph) when they grew."""
+        if len(self._grounds) + len(self._specific) <= self._saved:
+            return
+        data = {
+            "max_phenotype_diseases": self.max_phenotype_diseases,
+            "grounds": self._grounds,
+            "specific": self._specific,
+        }
+        try:
+            atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+            self._saved = len(self._grounds) + len(self._specific)
+        except OSError:  # a read-only cache only costs time
+            pass
+
+    # ------------------------------------------------------------------ annotations
+
+    @cached_property
+    def diseases(self) -> list[str]:
+        """OMIM and ORPHA diseases (sorted ids): the ones HPO annotates directly."""
+        kg = self.kg
+        return sorted(
+            kg.ids(kind="disease", source="omim") + kg.ids(kind="disease", source="orpha")
+        )
+
+    @cached_property
+    def direct(self) -> dict[str, frozenset[str]]:
+        """Disease -> directly annotated phenotypes (NOT annotations excluded)."""
+        return {d: self.kg.disease_phenotypes(d, propagate=False) for d in self.diseases}
+
+    @cached_property
+    def reverse(self) -> dict[str, frozenset[str]]:
+        """Phenotype -> diseases annotated with it directly."""
+        acc: dict[str, set[str]] = defaultdict(set)
+        for d, phenos in self.direct.items():
+            for p in phenos:
+                acc[p].add(d)
+        return {p: frozenset(ds) for p, ds in acc.items()}
+
+    def specific(self, phenotype: str) -> bool:
+        """A phenotypic abnormality annotated to at most ``max_phenotype_diseases`` diseases,
+        with a groundable name (onset, frequency and modifier terms are not findings)."""
+        got = self._specific.get(phenotype)
+        if got is None:
+            n = len(self.reverse.get(phenotype, ()))
+            got = (
+                0 < n <= self.max_phenotype_diseases
+                and PHENOTYPIC_ABNORMALITY in self.kg.ancestors(phenotype)
+                and self.grounds(phenotype)
+            )
+            self._specific[phenotype] = got
+        return got
+
+    def findings(self, disease: str) -> list[str]:
+        """Specific, groundable phenotypes of a disease that are not (very) rare in it; sorted."""
+        rare = {
+            a.phenotype
+            for a in self.kg.annotations(disease)
+            if a.frequency in RARE_FREQUENCIES or a.negated
+        }
+        return sorted(p for p in self.direct.get(disease, ()) if p not in rare and self.specific(p))
+
+    def neighbours(self, disease: str, phenotypes: Iterable[str]) -> dict[str, int]:
+        """Other diseases sharing any of ``phenotypes`` -> how many they share."""
+        out: dict[str, int] = defaultdict(int)
+        for p in phenotypes:
+            for d in self.reverse.get(p, ()):
+                if d != disease:
+                    out[d] += 1
+        return dict(out)
+
+    # ------------------------------------------------------------------ names
+
+    def grounds(self, nid: str) -> bool:
+        """Does the node's name ground back, whole, to itself (or a same-name id)?"""
+        got = self._grounds.get(nid)
+        if got is None:
+            got = self._grounds[nid] = self._check_grounds(nid)
+        return got
+
+    def _check_grounds(self, nid: str) -> bool:
+        name = self.kg.name_of(nid)
+        mentions = self.kg.ground(name)
+        if len(mentions) != 1 or mentions[0].start != 0 or mentions[0].end != len(name):
+            return False
+        return mentions[0].id == nid or nid in self.same_name(mentions[0].id)
+
+    def plain_name(self, nid: str) -> bool:
+        """Groundable and free of commas, brackets, slashes and "or" (safe in lists)."""
+        return self.grounds(nid) and not _AWKWARD.search(self.kg.name_of(nid))
+
+    def same_name(self, nid: str) -> tuple[str, ...]:
+        """``nid`` and every id whose name or exact synonym is ``nid``'s name."""
+        got = self._aliases.get(nid)
+        if got is None:
+            canon = self.kg.resolve(nid)
+            if canon is None:
+                got = ()
+            else:
+                got = tuple(dict.fromkeys([canon, *self.kg.lookup(self.kg.name_of(canon))]))
+            self._aliases[nid] = got
+        return got
+
+    def disease_aliases(self, disease: str) -> tuple[str, ...]:
+        """Disease ids naming the same disease (OMIM, ORPHA, MONDO entries of one name)."""
+        return tuple(i for i in self.same_name(disease) if i.startswith(DISEASE_PREFIXES))
+
+    def has_phenotype_any(self, diseases: Iterable[str], phenotype: str) -> bool:
+        """True-path check against any of ``diseases`` (``kg.check``)."""
+        check = self.kg.check
+        return any(
+            check({"relation": "has_phenotype", "subject": d, "object": phenotype}).valid
+            for d in diseases
+        )
+
+    def display(self, nid: str) -> str:
+        """A phenotype name as it reads mid-sentence ("Arachnodactyly" -> "arachnodactyly")."""
+        return lower_first(self.kg.name_of(nid))
+
+
+def lower_first(name: str) -> str:
+    """Lower-case the first letter of a phenotype name ("Tall stature" -> "tall stature")
+    unless the first word looks like an acronym ("EEG abnormality")."""
+    first = name.split(" ", 1)[0]
+    if first[:1].isupper() and (len(first) == 1 or first[1:].islower()):
+        return name[0].lower() + name[1:]
+    return name
+
+
+def name_key(text: str) -> str:
+    """Normalized name used to keep options distinct."""
+    return normalize(text)
+
+
+__all__ = ["KnowledgeIndex", "lower_first", "name_key"]

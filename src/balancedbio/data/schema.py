@@ -1,0 +1,207 @@
+"""Row schemas for shards: every row must load into one Arrow table across all shard files.
+
+``datasets.load_dataset("json" | "parquet", data_files=[...])`` types the columns from the
+first file and casts the rest; it fails when a later file refines a type (null -> string,
+int -> float, a struct gaining a key). So a run's schema is fixed once, from the first shard,
+and every later row must conform. A schema is plain JSON:
+
+``"string" | "int" | "float" | "bool" | "null" | {"list": S} | {"struct": {key: S, ...}}``
+
+Rules (enforced by :class:`SchemaTracker`, which :class:`~balancedbio.data.shards.ShardWriter`
+uses):
+
+1. Rows are dicts with string keys; every row has the same keys; every nested dict in a
+   given column has the same keys (struct fields are fixed; missing keys are an error).
+2. ``None`` is allowed anywhere, but every field (and list element type) needs a non-null
+   value somewhere in the first shard so its type is known; an empty list alone does not
+   type its elements.
+3. ``int`` and ``float`` mix into ``float`` within the first shard (ints are then written
+   as floats); after that a column typed ``int`` rejects floats -- write ``1.0``.
+4. Fields whose shape varies by row (IFEval kwargs, verifier arguments, free-form metadata)
+   go in ``json_fields``: they are stored as JSON strings (sorted keys) and decoded with
+   :func:`decode_row`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+Schema = Any  # str | {"list": Schema} | {"struct": {str: Schema}}
+
+
+class SchemaError(ValueError):
+    """A row does not fit the run's schema; the message names the field and the fix."""
+
+
+_FIX = "store fields whose shape varies as JSON strings (json_fields=[...])"
+
+
+def infer(value: Any, path: str = "") -> Schema:
+    """The schema of one value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise SchemaError(f"{path or 'row'}: dict keys must be strings, got {key!r}")
+        return {"struct": {k: infer(v, f"{path}.{k}" if path else k) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        element: Schema = "null"
+        for i, item in enumerate(value):
+            element = merge(element, infer(item, f"{path}[{i}]"), f"{path}[]")
+        return {"list": element}
+    raise SchemaError(f"{path or 'value'}: unsupported type {type(value).__name__}; {_FIX}")
+
+
+def merge(a: Schema, b: Schema, path: str = "") -> Schema:
+    """The schema covering both ``a`` and ``b`` (null refines, int+float -> float)."""
+    if a == "null":
+        return b
+    if b == "null" or a == b:
+        return a
+    if isinstance(a, str) and isinstance(b, str) and {a, b} == {"int", "float"}:
+        return "float"
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        if "list" in a:
+            return {"list": merge(a["list"], b["list"], f"{path}[]")}
+        ka, kb = list(a["struct"]), list(b["struct"])
+        if set(ka) != set(kb):
+            raise SchemaError(
+                f"{path or 'row'}: keys differ between rows: {sorted(ka)} vs {sorted(kb)}; {_FIX}"
+            )
+        return {
+            "struct": {
+                k: merge(a["struct"][k], b["struct"][k], f"{path}.{k}" if path else k) for k in ka
+            }
+        }
+    raise SchemaError(f"{path or 'row'}: type {describe(b)} conflicts with {describe(a)}; {_FIX}")
+
+
+def describe(schema: Schema) -> str:
+    if isinstance(schema, str):
+        return schema
+    if "list" in schema:
+        return f"list<{describe(schema['list'])}>"
+    return "struct<" + ", ".join(f"{k}: {describe(v)}" for k, v in schema["struct"].items()) + ">"
+
+
+def unresolved(schema: Schema, path: str = "") -> list[str]:
+    """Paths whose type is still unknown (null everywhere so far)."""
+    if schema == "null":
+        return [path or "row"]
+    if isinstance(schema, str):
+        return []
+    if "list" in schema:
+        return unresolved(schema["list"], f"{path}[]")
+    out: list[str] = []
+    for k, v in schema["struct"].items():
+        out += unresolved(v, f"{path}.{k}" if path else k)
+    return out
+
+
+def conform(value: Any, schema: Schema, path: str = "") -> Any:
+    """``value`` checked against a fixed ``schema`` (ints become floats in float fields)."""
+    if value is None:
+        return None
+    if schema == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(schema, dict) and "struct" in schema and isinstance(value, Mapping):
+        fields = schema["struct"]
+        if set(value) != set(fields):
+            missing, extra = sorted(set(fields) - set(value)), sorted(set(value) - set(fields))
+            raise SchemaError(
+                f"{path or 'row'}: keys differ from the run's schema "
+                f"(missing {missing}, unexpected {extra}); {_FIX}"
+            )
+        return {k: conform(value[k], s, f"{path}.{k}" if path else k) for k, s in fields.items()}
+    if isinstance(schema, dict) and "list" in schema and isinstance(value, (list, tuple)):
+        return [conform(v, schema["list"], f"{path}[{i}]") for i, v in enumerate(value)]
+    got = infer(value, path)
+    if got != schema:
+        raise SchemaError(
+            f"{path or 'row'}: expected {describe(schema)}, got {describe(got)}; {_FIX}"
+        )
+    return value
+
+
+def arrow_type(schema: Schema) -> Any:
+    """The pyarrow type of a (resolved) schema."""
+    import pyarrow as pa
+
+    if isinstance(schema, str):
+        return {
+            "string": pa.string(),
+            "int": pa.int64(),
+            "float": pa.float64(),
+            "bool": pa.bool_(),
+            "null": pa.null(),
+        }[schema]
+    if "list" in schema:
+        return pa.list_(arrow_type(schema["list"]))
+    return pa.struct([pa.field(k, arrow_type(v)) for k, v in schema["struct"].items()])
+
+
+def arrow_schema(schema: Schema) -> Any:
+    """``pa.Schema`` for a row schema (a struct); e.g. ``Features.from_arrow_schema(...)``."""
+    import pyarrow as pa
+
+    return pa.schema(list(arrow_type(schema)))
+
+
+def encode_json_fields(row: Mapping[str, Any], json_fields: Sequence[str]) -> dict[str, Any]:
+    """Copy of ``row`` with ``json_fields`` serialized (sorted keys; None stays None)."""
+    out = dict(row)
+    for key in json_fields:
+        value = out.get(key)
+        if value is not None and not isinstance(value, str):
+            out[key] = json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return out
+
+
+def decode_row(row: Mapping[str, Any], json_fields: Sequence[str]) -> dict[str, Any]:
+    """Inverse of the writer's encoding: parse the ``json_fields`` strings back."""
+    out = dict(row)
+    for key in json_fields:
+        if isinstance(out.get(key), str):
+            out[key] = json.loads(out[key])
+    return out
+
+
+class SchemaTracker:
+    """Accumulates the schema until it is frozen (at the first shard commit), then enforces it."""
+
+    def __init__(self, frozen: Schema | None = None):
+        self.schema: Schema | None = frozen
+        self.frozen = frozen is not None
+
+    def check(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate one row; returns the (possibly coerced) row to store."""
+        if self.frozen:
+            return conform(row, self.schema)
+        seen = infer(row)
+        self.schema = seen if self.schema is None else merge(self.schema, seen)
+        return dict(row)
+
+    def freeze(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Fix the schema (raising if any field is still untyped); rows are conformed to it."""
+        if self.schema is None:
+            raise SchemaError("no rows to take a schema from")
+        missing = unresolved(self.schema)
+        if missing:
+            raise SchemaError(
+                f"field(s) {', '.join(missing)} are null/empty in every row of the first shard, "
+                "so their type is unknown; give them a typed value or store them as JSON "
+                "strings (json_fields=[...])"
+            )
+        self.frozen = True
+        return [conform(r, self.schema) for r in rows]

@@ -1,0 +1,49 @@
+"""Capability-aware GRPO on top of TRL: gated rewards, per-capability advantages and gradients,
+conflict-free aggregation (TorchJD), Pareto monitoring, resumable runs.
+
+``import balancedbio.training`` is light (configs only); :func:`train_grpo` and the trainer
+classes import torch/TRL when first used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from balancedbio.training.config import (
+    DEFAULT_CAPABILITIES,
+    DEFAULT_REWARDS,
+    GRPO_ALIASES,
+    GRPOStageConfig,
+    LoraConfig,
+    ParetoConfig,
+    VLLMConfig,
+)
+
+__all__ = [
+    "DEFAULT_CAPABILITIES",
+    "DEFAULT_REWARDS",
+    "GRPO_ALIASES",
+    "CapabilityAwareGRPOTrainer",
+    "GRPOStageConfig",
+    "LoraConfig",
+    "ParetoConfig",
+    "TrackedGRPOTrainer",
+    "VLLMConfig",
+    "read_metrics",
+    "train_grpo",
+]
+
+_LAZY = {
+    "train_grpo": "balancedbio.training.run",
+    "CapabilityAwareGRPOTrainer": "balancedbio.training.grpo",
+    "TrackedGRPOTrainer": "balancedbio.training.grpo",
+    "read_metrics": "balancedbio.training.metrics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'balancedbio.training' has no attribute {name!r}")

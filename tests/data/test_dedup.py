@@ -1,0 +1,157 @@
+"""Exact dedup, MinHash/LSH near-dup detection, n-gram decontamination."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from balancedbio.data.dedup import (
+    Decontaminator,
+    ExactDedup,
+    MinHasher,
+    NearDupIndex,
+    default_text,
+    normalize,
+    optimal_bands,
+    text_hash,
+)
+
+_RNG = random.Random(0)
+VOCAB = [
+    "".join(_RNG.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(_RNG.randint(3, 9)))
+    for _ in range(3000)
+]
+
+
+def words(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [rng.choice(VOCAB) for _ in range(n)]
+
+
+def test_normalize_and_exact_dedup() -> None:
+    assert normalize("  Fever,  and\tCOUGH!! ") == "fever and cough"
+    assert text_hash("Fever and cough.") == text_hash("fever AND cough")
+    assert text_hash("fever and cough") != text_hash("fever or cough")
+    dedup = ExactDedup()
+    assert dedup.add("a", "Which gene causes Marfan syndrome?") is None
+    assert dedup.add("b", "which gene causes marfan syndrome") == "a"
+    assert dedup.add("c", "Which gene causes Marfan syndrome? FBN1") is None
+    assert dedup.add("d", "WHICH gene causes -- Marfan syndrome ?") == "a"
+    assert len(dedup) == 2
+
+
+def test_default_text_joins_messages_and_answer() -> None:
+    item = {
+        "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q?"}],
+        "answer": "B",
+    }
+    assert default_text(item) == "Be brief.\nQ?\nB"
+    assert default_text({"prompt": "Q?", "completion": "yes"}) == "Q?\nyes"
+    dedup = ExactDedup()
+    assert dedup.add_item("1", item) is None
+    assert dedup.add_item("2", {**item, "answer": "b."}) == "1"
+    assert dedup.add_item("3", {**item, "answer": "C"}) is None
+
+
+def test_bands_for_threshold_0_8() -> None:
+    assert optimal_bands(0.8, 128) == (9, 13)
+    b, r = optimal_bands(0.5, 128)
+    assert b * r <= 128 and r < 13
+
+
+def test_one_changed_word_in_a_long_text_is_caught() -> None:
+    index = NearDupIndex(threshold=0.8)
+    base = words(200, 1)
+    assert index.add("orig", " ".join(base)) is None
+    changed = list(base)
+    changed[97] = "zzzzzz"
+    assert index.add("copy", " ".join(changed)) == "orig"
+    hit = index.query(" ".join(changed).upper())
+    assert hit is not None and hit[0] == "orig" and hit[1] >= 0.8
+    assert len(index) == 1  # duplicates are not indexed
+
+
+def test_unrelated_and_half_overlapping_texts_are_kept() -> None:
+    index = NearDupIndex(threshold=0.8)
+    for i in range(200):
+        assert index.add(f"t{i}", " ".join(words(60, 100 + i))) is None
+    base = words(100, 5000)
+    assert index.add("base", " ".join(base)) is None
+    half = base[:50] + words(50, 5001)  # Jaccard of 5-gram shingles ~ 0.3
+    assert index.add("half", " ".join(half)) is None
+    assert len(index) == 202
+
+
+def test_short_texts_use_whole_text_shingle() -> None:
+    index = NearDupIndex()
+    assert index.add("a", "Marfan syndrome") is None
+    assert index.add("b", "marfan syndrome!") == "a"
+    assert index.add("c", "Turner syndrome") is None
+
+
+def test_minhash_is_deterministic_per_seed() -> None:
+    text = " ".join(words(80, 9))
+    a, b, c = MinHasher(seed=3), MinHasher(seed=3), MinHasher(seed=4)
+    assert np.array_equal(a.signature(text), b.signature(text))
+    assert not np.array_equal(a.signature(text), c.signature(text))
+    runs = []
+    for _ in range(2):
+        index = NearDupIndex(seed=11)
+        base = words(150, 21)
+        texts = [" ".join(base[:i] + ["x"] + base[i + 1 :]) for i in range(0, 150, 10)]
+        runs.append([index.add(str(i), t) for i, t in enumerate(texts)])
+    assert runs[0] == runs[1] and runs[0][0] is None
+    assert sum(r is not None for r in runs[0]) >= 10  # 2 words apart: Jaccard ~0.87
+
+
+# --------------------------------------------------------------------------- decontamination
+
+EVAL = "A 45-year-old man presents with crushing chest pain radiating to the left arm and jaw."
+# normalized: a 45 year old man presents with crushing chest pain radiating to the left arm
+# and jaw  (18 tokens)
+
+
+def test_shared_13_gram_is_contamination() -> None:
+    deco = Decontaminator([EVAL], n=13)
+    toks = normalize(EVAL).split()
+    inside = "Case: " + " ".join(toks[2:15]) + " -- what next?"
+    hit, gram = deco.is_contaminated(inside)
+    assert hit and gram == " ".join(toks[2:15])
+    twelve = "Case: " + " ".join(toks[2:14]) + " -- what next?"
+    assert deco.is_contaminated(twelve) == (False, None)
+    assert deco.is_contaminated(EVAL.upper().replace(" ", "  "))[0]
+    assert not deco.is_contaminated("Chest pain radiating to the jaw suggests angina.")[0]
+
+
+def test_n_boundaries() -> None:
+    text = " ".join(words(13, 77))
+    deco = Decontaminator([text], n=13)
+    assert deco.is_contaminated(text) == (True, normalize(text))
+    assert not Decontaminator([text], n=14).is_contaminated(text)[0]  # eval text too short
+    assert not deco.is_contaminated(" ".join(text.split()[:12]))[0]  # item too short
+
+
+def test_short_n_covers_short_eval_texts_and_short_items() -> None:
+    question = "Which gene is mutated in Marfan syndrome?"  # 7 tokens
+    item = "Recall from class: which gene is mutated in Marfan syndrome? Explain in detail now."
+    assert not Decontaminator([question], n=13).is_contaminated(item)[0]
+    deco = Decontaminator([question, EVAL], n=13, short_n=6)
+    hit, gram = deco.is_contaminated(item)
+    assert hit and gram == "which gene is mutated in marfan"
+    # a short item against a long eval text uses short_n too
+    assert deco.is_contaminated("man presents with crushing chest pain")[0]
+    assert not deco.is_contaminated("man presents with mild chest pain")[0]
+    # long item, long eval: still n-grams only (a shared 6-gram of a long eval is not enough)
+    long_item = "we saw a man presents with crushing chest pain and then " + " ".join(words(20, 3))
+    assert not deco.is_contaminated(long_item)[0]
+
+
+def test_bad_parameters() -> None:
+    with pytest.raises(ValueError):
+        Decontaminator([], n=13, short_n=13)
+    with pytest.raises(ValueError):
+        NearDupIndex(threshold=0)
+    with pytest.raises(ValueError):
+        NearDupIndex(num_perm=16, bands=(4, 5))

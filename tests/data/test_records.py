@@ -1,0 +1,104 @@
+"""The item schema, per-capability column contracts and rejection records."""
+
+from __future__ import annotations
+
+import pytest
+
+from balancedbio.config import ConfigError
+from balancedbio.data.records import (
+    COLUMNS,
+    JSON_FIELDS,
+    SCHEMA,
+    STAGES,
+    Rejection,
+    StageSpec,
+    check_stages,
+    missing_columns,
+    new_record,
+    user_message,
+)
+from balancedbio.data.schema import SchemaTracker, encode_json_fields
+
+
+def _knowledge_row(**kw: object) -> dict:
+    row = new_record(
+        id="train-mcq_phenotype-0000001",
+        capability="knowledge",
+        task="mcq_phenotype",
+        split="train",
+        prompt=user_message("Q?\nA. x\nB. y"),
+        question="Q?\nA. x\nB. y",
+        answer="A",
+        answer_kind="choice",
+        choices=["x", "y"],
+        reference="Answer: A",
+        facts=[{"relation": "exists", "subject": "HP:0001250", "object": None, "holds": True}],
+        provenance={"constructor": "mcq_phenotype/template"},
+    )
+    row.update(kw)
+    return row
+
+
+def test_new_record_has_every_column_and_rejects_unknown() -> None:
+    row = new_record(id="x")
+    assert list(row) == list(COLUMNS) == list(SCHEMA["struct"])
+    assert row["choices"] == [] and row["kwargs"] == [] and row["lower"] is None
+    with pytest.raises(KeyError, match="unknown record column"):
+        new_record(nonsense=1)
+
+
+def test_required_columns_depend_on_capability_and_answer_kind() -> None:
+    assert missing_columns(_knowledge_row()) == []
+    assert "choices" in missing_columns(_knowledge_row(choices=[]))
+    assert "facts" in missing_columns(_knowledge_row(facts=[]))
+    inst = _knowledge_row(capability="instruction", answer="", answer_kind="none", facts=[])
+    assert missing_columns(inst) == ["instruction_id_list", "kwargs"]
+    inst.update(instruction_id_list=["punctuation:no_comma"], kwargs=[{}])
+    assert missing_columns(inst) == []
+    inst["kwargs"] = [{}, {}]
+    assert "kwargs" in missing_columns(inst)
+    case = _knowledge_row(capability="reasoning", task="diagnosis_case", answer_kind="text")
+    assert set(missing_columns(case)) == {"required_steps", "diagnosis_id", "findings"}
+    assert "capability" in missing_columns(_knowledge_row(capability="nonsense"))
+
+
+def test_stage_contract_is_checked() -> None:
+    check_stages(STAGES)
+    with pytest.raises(ConfigError, match="needs column"):
+        check_stages(
+            [StageSpec("construct", adds=("id",)), StageSpec("dedup", needs=("question",))]
+        )
+
+
+def test_rows_conform_to_the_declared_schema() -> None:
+    tracker = SchemaTracker()
+    tracker.schema = SCHEMA  # what the pipeline declares before the first shard
+    row = encode_json_fields(_knowledge_row(), JSON_FIELDS)
+    frozen = tracker.freeze([tracker.check(row)])
+    assert frozen[0]["lower"] is None and isinstance(frozen[0]["provenance"], str)
+
+
+def test_rejection_record() -> None:
+    rej = Rejection.of(
+        [("workflow:order", "bad order"), ("answer_mismatch", "x")], "validate", {"id": "i1"}
+    )
+    rec = rej.record({"id": "seed-1", "task": "diagnosis_case"}, "reasoning", "diagnosis_case")
+    assert rec["reason"] == "workflow:order" and rec["stage"] == "validate" and rec["id"] == "i1"
+    assert [r["code"] for r in rec["reasons"]] == ["workflow:order", "answer_mismatch"]
+
+
+@pytest.mark.parametrize("name", ["generate.yaml", "generate_model.yaml"])
+def test_shipped_generate_configs_load(name: str) -> None:
+    from pathlib import Path
+
+    from balancedbio.config import load_config
+    from balancedbio.data.config import GenerateConfig
+
+    path = Path(__file__).resolve().parents[2] / "configs" / name
+    cfg = load_config(GenerateConfig, path, ["shard=1/4", "construct.workers=2"])
+    assert cfg.shard_index() == (1, 4) and cfg.capabilities[0] == "knowledge"
+    assert cfg.fingerprint() == load_config(GenerateConfig, path, ["shard=1/4"]).fingerprint()
+    if name == "generate.yaml":
+        assert sum(cfg.tasks.values()) > 10_000 and len(cfg.capabilities) == 4
+    with pytest.raises(ConfigError, match="shard"):
+        load_config(GenerateConfig, path, ["shard=4/4"])

@@ -11,11 +11,12 @@ log-probabilities given ``ctx`` (``is_greedy``: every continuation token is the 
 target's length in *characters* (lm-eval's ``completion_len``, without the delimiter).
 
 **Why ours is faster.** Every choice of a question shares the context, so the context is
-run once (a batch of questions, left-padded, explicit position ids) and its KV cache is
-expanded to one row per choice for the (short) continuations. lm-eval runs
-``context + continuation`` once per choice (one forward per question only when every
-continuation is one token). The tokens seen are identical; only floating-point rounding
-differs.
+run once (a batch of questions, left-padded, explicit position ids, logits of the last
+position only) and the continuations run in a second pass on the context's KV cache, each
+row on its question's cache (rows sorted by length, :data:`CONT_ROWS` per pass). lm-eval
+runs ``context + continuation`` once per choice (once per question only when every
+continuation is one token) and takes the LM head and log-softmax at every position. The
+tokens seen are identical; only floating-point rounding differs (tested to 2e-4).
 """
 
 from __future__ import annotations
@@ -94,10 +95,15 @@ def loglikelihoods(
     return out
 
 
+#: Continuation rows per pass (rows are sorted by length first, so little padding).
+CONT_ROWS = 16
+
+
 def _score_batch(
     model: Any, batch: list[tuple[list[int], list[list[int]]]], pad_id: int
 ) -> list[list[tuple[float, bool]]]:
     import torch
+    from transformers import DynamicCache
 
     ctx_len = [len(ctx) for ctx, _ in batch]
     width = max(ctx_len)
@@ -107,6 +113,8 @@ def _score_batch(
         ids[row, width - len(ctx) :] = torch.tensor(ctx)
         mask[row, width - len(ctx) :] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    rows = [(b, cont) for b, (_, conts) in enumerate(batch) for cont in conts]
+    scores: list[tuple[float, bool]] = [(0.0, True)] * len(rows)
     with torch.inference_mode():
         first = model(
             input_ids=ids,
@@ -116,37 +124,45 @@ def _score_batch(
             logits_to_keep=1,  # only the last context position predicts a choice token
         )
         last_logp = torch.log_softmax(first.logits[:, -1, :].float(), dim=-1)  # [B, V]
-        rows = [(b, cont) for b, (_, conts) in enumerate(batch) for cont in conts]
-        longest = max(len(c) for _, c in rows)
-        tail_logp = None
-        if longest > 1:  # continuation tokens after the first need one more pass
-            src = torch.tensor([b for b, _ in rows])
-            cache = first.cache  # transformers >= 5.2x: `cache` (was past_key_values)
-            cache.reorder_cache(src)
-            cont_ids = torch.full((len(rows), longest - 1), pad_id, dtype=torch.long)
-            for r, (_, cont) in enumerate(rows):
-                cont_ids[r, : len(cont) - 1] = torch.tensor(cont[:-1])
-            full_mask = torch.cat([mask[src], torch.ones_like(cont_ids)], dim=1)
-            pos = torch.tensor([ctx_len[b] for b, _ in rows]).unsqueeze(1) + torch.arange(
-                longest - 1
+        last_best = last_logp.argmax(-1)
+        for r, (b, cont) in enumerate(rows):
+            scores[r] = (float(last_logp[b, cont[0]]), int(last_best[b]) == cont[0])
+        # tokens after the first: the context's KV cache, selected per row, then one pass
+        multi = sorted(
+            (r for r, (_, c) in enumerate(rows) if len(c) > 1), key=lambda r: -len(rows[r][1])
+        )
+        for g in range(0, len(multi), CONT_ROWS):
+            group = multi[g : g + CONT_ROWS]
+            src = torch.tensor([rows[r][0] for r in group])
+            cache = DynamicCache(
+                ddp_cache_data=[(lay.keys[src], lay.values[src]) for lay in first.cache.layers]
             )
-            tail = model(
+            span = len(rows[group[0]][1]) - 1
+            cont_ids = torch.full((len(group), span), pad_id, dtype=torch.long)
+            for i, r in enumerate(group):
+                tail = rows[r][1][:-1]
+                cont_ids[i, : len(tail)] = torch.tensor(tail)
+            pos = torch.tensor([ctx_len[rows[r][0]] for r in group]).unsqueeze(1) + torch.arange(
+                span
+            )
+            out = model(
                 input_ids=cont_ids,
-                attention_mask=full_mask,
+                attention_mask=torch.cat([mask[src], torch.ones_like(cont_ids)], dim=1),
                 position_ids=pos,
-                cache=cache,
+                cache=cache,  # transformers >= 5.2x names it `cache` (was past_key_values)
                 use_cache=False,
             )
-            tail_logp = torch.log_softmax(tail.logits.float(), dim=-1)  # [R, Lc-1, V]
+            logp = torch.log_softmax(out.logits.float(), dim=-1)  # [G, span, V]
+            for i, r in enumerate(group):
+                want = torch.tensor(rows[r][1][1:])
+                step = logp[i, : len(want)]
+                total, greedy = scores[r]
+                total += float(step.gather(-1, want.unsqueeze(-1)).sum())
+                greedy = greedy and bool((step.argmax(-1) == want).all())
+                scores[r] = (total, greedy)
     results: list[list[tuple[float, bool]]] = [[] for _ in batch]
-    for r, (b, cont) in enumerate(rows):
-        total = float(last_logp[b, cont[0]])
-        greedy = int(last_logp[b].argmax()) == cont[0]
-        for j, tok in enumerate(cont[1:]):
-            step = tail_logp[r, j]  # type: ignore[index]
-            total += float(step[tok])
-            greedy = greedy and int(step.argmax()) == tok
-        results[b].append((total, greedy))
+    for (b, _), score in zip(rows, scores, strict=True):
+        results[b].append(score)
     return results
 
 

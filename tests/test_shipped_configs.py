@@ -11,13 +11,19 @@ from balancedbio.config import load_config
 from balancedbio.data.config import GenerateConfig
 from balancedbio.eval.config import EvalConfig
 from balancedbio.run_config import RunConfig
+from balancedbio.training.cli import GRPOCommandConfig, SFTCommandConfig
+from balancedbio.training.rm_cli import TrainRMCommandConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LOADERS = {
     "demo.yaml": RunConfig,
+    "smoke.yaml": RunConfig,
     "generate.yaml": GenerateConfig,
     "generate_model.yaml": GenerateConfig,
     "eval.yaml": EvalConfig,
+    "grpo.yaml": GRPOCommandConfig,
+    "sft.yaml": SFTCommandConfig,
+    "reward_model.yaml": TrainRMCommandConfig,
 }
 
 

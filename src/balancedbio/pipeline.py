@@ -1,8 +1,10 @@
 """The end-to-end job behind ``balancedbio demo``, told as a short story.
 
-config -> run directory -> knowledge -> model -> (data -> rewards -> SFT -> GRPO -> eval ->
-report, as those stages land). Each stage is a short function; wall time per stage is
+config -> run directory -> knowledge -> model -> MKGSG data -> reward model -> SFT ->
+GRPO (capability-aware and vanilla) -> evaluation of base / SFT / both GRPO models ->
+report. Each stage is a short function in :mod:`balancedbio.stages`; wall time per stage is
 recorded in ``summary.json`` so the README's timing claims are measured, not guessed.
+Rerunning with the same ``run_name`` resumes a killed run stage by stage.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
+from balancedbio import stages
 from balancedbio.common import write_json
 from balancedbio.config import save_config
 from balancedbio.run_config import RunConfig
@@ -44,14 +47,15 @@ class RunRecord:
         self.save()
 
     def save(self) -> None:
+        total = round(sum(self.stages.values()), 2)
         write_json(
             self.run_dir / "summary.json",
-            {"stage_seconds": self.stages, "results": self.results},
+            {"stage_seconds": self.stages, "total_seconds": total, "results": self.results},
         )
 
 
 def make_run_dir(cfg: RunConfig) -> Path:
-    """Create ``<output_root>/<timestamp>`` and point ``<output_root>/latest`` at it."""
+    """Create ``<output_root>/<run_name or timestamp>``; point ``<output_root>/latest`` at it."""
     root = Path(cfg.output_root)
     name = cfg.run_name or datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = root / name
@@ -65,49 +69,55 @@ def make_run_dir(cfg: RunConfig) -> Path:
     return run_dir
 
 
-def knowledge_stage(cfg: RunConfig, record: RunRecord) -> Any:
-    """Load (or build once and cache) the ontology graph; ground and fact-check a vignette."""
-    from balancedbio.knowledge import load_knowledge
+def latest_run_name(cfg: RunConfig) -> str:
+    """The run ``<output_root>/latest`` points at (for ``demo --resume``)."""
+    from balancedbio.config import ConfigError
 
-    graph = load_knowledge(cfg.knowledge, progress=True)
-    mentions = graph.ground(cfg.smoke.vignette)
-    record.results["knowledge"] = {
-        "versions": graph.versions,
-        "stats": graph.stats(),
-        "vignette_mentions": [
-            {"text": m.text, "id": m.id, "source": m.source, "span": [m.start, m.end]}
-            for m in mentions
-        ],
-    }
-    console.print(
-        f"grounded {len(mentions)} mentions: " + ", ".join(f"{m.text}→{m.id}" for m in mentions)
-    )
-    return graph
-
-
-def model_stage(cfg: RunConfig, record: RunRecord) -> Path:
-    """Resolve the model (converting the shipped GGUF once) and run a greedy chat smoke test."""
-    from balancedbio.models import generate_chat, load_model_and_tokenizer, resolve_model
-
-    path = resolve_model(cfg.model.name, cfg.model.cache_dir, progress=True)
-    model, tokenizer = load_model_and_tokenizer(cfg.model)
-    answer = generate_chat(
-        model, tokenizer, [cfg.smoke.question], max_new_tokens=cfg.smoke.max_new_tokens
-    )[0]
-    record.results["model"] = {"name": cfg.model.name, "path": str(path), "sample": answer}
-    console.print(f"[dim]{cfg.smoke.question}[/]\n{answer}")
-    return path
+    latest = Path(cfg.output_root) / "latest"
+    if not latest.is_symlink():
+        raise ConfigError(f"--resume: {latest} does not exist (no earlier run to continue)")
+    return os.readlink(latest)
 
 
 def run_demo(cfg: RunConfig) -> Path:
-    """Run every stage that exists, end to end, into a fresh run directory."""
+    """Run the configured stages end to end into a run directory; returns it."""
     run_dir = make_run_dir(cfg)
     save_config(cfg, run_dir)
     record = RunRecord(run_dir)
     console.print(f"run directory: [bold]{run_dir}[/]")
+    on = set(cfg.stages)
     with record.stage("knowledge"):
-        knowledge_stage(cfg, record)
+        graph = stages.knowledge_stage(cfg, record)
     with record.stage("model"):
-        model_stage(cfg, record)
+        stages.model_stage(cfg, record)
+    if "data" not in on:
+        return _finish(record)
+    with record.stage("data"):
+        data_dir = stages.data_stage(cfg, record, graph)
+    del graph  # the training stages reload what they need; free the memory
+    rm_path = None
+    if "reward_model" in on:
+        with record.stage("reward_model"):
+            rm_path = stages.reward_model_stage(cfg, record, data_dir)
+    models: dict[str, str] = {"base": cfg.model.name}
+    policy = Path(cfg.model.name)
+    if "sft" in on:
+        with record.stage("sft"):
+            policy = stages.sft_stage(cfg, record, data_dir)
+        models["sft"] = str(policy)
+    if "grpo" in on:
+        with record.stage("grpo"):
+            runs = stages.grpo_stage(cfg, record, data_dir, policy, rm_path)
+        models.update({label: str(path / "final") for label, path in runs.items()})
+    if "eval" in on:
+        with record.stage("eval"):
+            stages.eval_stage(cfg, record, data_dir, models)
+    if "report" in on:
+        with record.stage("report"):
+            stages.report_stage(record)
+    return _finish(record)
+
+
+def _finish(record: RunRecord) -> Path:
     console.print(json.dumps(record.stages))
-    return run_dir
+    return record.run_dir

@@ -65,3 +65,37 @@ def test_preference_pairs() -> None:
         pair = corrupt.preference_pair(item, rng, graph(), eng.index)
         assert pair is not None and pair["chosen"] == item["reference"] != pair["rejected"]
         assert pair["prompt"] == item["prompt"] and pair["corruption"]
+
+
+def test_wrong_final_answer_is_plausible_not_a_fixed_string() -> None:
+    from balancedbio.data.corrupt import _wrong_final
+
+    calc = {
+        "id": "c1",
+        "answer_kind": "numeric",
+        "answer": "24.589",
+        "lower": 23.35955,
+        "upper": 25.81845,
+        "reference": "Step 1.\nAnswer: 24.589",
+    }
+    wrong = float(_wrong_final(calc)["reference"].rsplit(": ", 1)[1])
+    assert not 23.35955 <= wrong <= 25.81845 and 15 < wrong < 35
+    integer = {**calc, "answer": "2", "lower": 2.0, "upper": 2.0, "reference": "Answer: 2"}
+    assert _wrong_final(integer)["reference"] in ("Answer: 3", "Answer: 1")
+
+    case = {
+        "id": "d1",
+        "answer_kind": "text",
+        "answer": "Caroli disease",
+        "answer_aliases": ["Caroli's disease"],
+        "diagnosis_id": "ORPHA:1",
+        "entities": [
+            {"text": "Caroli disease", "id": "ORPHA:1"},
+            {"text": "hepatomegaly", "id": "HP:0002240"},
+            {"text": "Polycystic kidney disease", "id": "MONDO:0020642"},
+        ],
+        "reference": "Differential: ...\nAnswer: Caroli disease",
+    }
+    assert _wrong_final(case)["reference"].endswith("Answer: Polycystic kidney disease")
+    alone = {**case, "entities": case["entities"][:2]}
+    assert _wrong_final(alone) is None  # nothing plausible: no pair rather than a surface cue

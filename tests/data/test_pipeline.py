@@ -277,7 +277,8 @@ def test_model_mode_run_logs_parse_failures(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_shipped_config_writes_10k_valid_items(tmp_path: Path) -> None:
-    """~1-2 minutes: the shipped template config, re-validated item by item."""
+    """~1-2 minutes: the shipped template config, re-validated item by item, MCQ
+    distractors checked against the ontology one by one."""
     from balancedbio.config import load_config
     from balancedbio.data.config import GenerateConfig
     from balancedbio.data.engine import Engine
@@ -295,16 +296,25 @@ def test_shipped_config_writes_10k_valid_items(tmp_path: Path) -> None:
             records=str(ROOT / "examples/user_source/records.jsonl"),
         ),
     )
-    m = generate(cfg, tmp_path / "full", progress=False, kg=graph())
+    kg = graph()
+    m = generate(cfg, tmp_path / "full", progress=False, kg=kg)
     assert m.items >= 10_000 and set(m.by_capability) == {
         "knowledge",
         "reasoning",
         "instruction",
         "integrated",
     }
-    validator = Engine(cfg, kg=graph()).validator
-    bad = [i["id"] for i in m.iter_items() if validator.problems(i)]
+    validator = Engine(cfg, kg=kg).validator
+    items = list(m.iter_items())
+    bad = [i["id"] for i in items if validator.problems(i)]
     assert bad == []
+    # MCQ distractors are never also correct: each has a fact the ontology says is false
+    mcqs = [i for i in items if i["task"].startswith("mcq_")]
+    assert len(mcqs) >= 4_000
+    for item in mcqs:
+        wrong = [f for f in item["facts"] if not f["holds"]]
+        assert len(wrong) >= len(item["choices"]) - 1, item["id"]
+        assert not any(kg.check(f).valid for f in wrong), item["id"]
 
 
 def test_model_mode_through_an_openai_compatible_server(tmp_path: Path, tiny_server) -> None:  # noqa: ANN001

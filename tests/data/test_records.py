@@ -102,3 +102,36 @@ def test_shipped_generate_configs_load(name: str) -> None:
         assert sum(cfg.tasks.values()) > 10_000 and len(cfg.capabilities) == 4
     with pytest.raises(ConfigError, match="shard"):
         load_config(GenerateConfig, path, ["shard=4/4"])
+
+
+def test_compiled_conformer_matches_conform() -> None:
+    from balancedbio.data.schema import SchemaError, compile_conformer, conform
+
+    schema = {
+        "struct": {
+            "a": "float",
+            "b": {"list": "string"},
+            "c": {"struct": {"x": "int", "y": "bool"}},
+        }
+    }
+    fast = compile_conformer(schema)
+    good = [
+        {"a": 1, "b": ["u"], "c": {"x": 2, "y": True}},  # int -> float
+        {"a": None, "b": [], "c": None},
+        {"a": 0.5, "b": None, "c": {"x": None, "y": False}},
+    ]
+    for row in good:
+        got = fast(row)
+        assert got == conform(row, schema) and type(got["a"]) is type(conform(row, schema)["a"])
+    tracker = SchemaTracker(schema)
+    bad = [
+        {"a": "1", "b": [], "c": None},  # wrong type
+        {"a": 1.0, "b": [], "c": {"x": True, "y": True}},  # bool is not int
+        {"a": 1.0, "b": []},  # missing key
+        {"a": 1.0, "b": (), "c": None, "d": 1},  # extra key
+    ]
+    for row in bad:
+        with pytest.raises(SchemaError):
+            tracker.check(row)
+    # a tuple is no plain list: the slow path decides (and accepts it)
+    assert tracker.check({"a": 1.0, "b": ("v",), "c": None})["b"] == ["v"]

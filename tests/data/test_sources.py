@@ -110,6 +110,17 @@ def test_builtin_pools_are_cached_on_disk(tmp_path: Path) -> None:
     assert Counting.calls == 1 and icd.name == "icd10cm"
 
 
+def test_cached_split_matches_split_pool(tmp_path: Path) -> None:
+    src = engine().sources["mcq_phenotype"]
+    pool = cached_pool(src, "mcq_phenotype", {}, tmp_path)
+    for split in ("train", "eval"):
+        want = split_pool(pool, split, "salt", 0.2, src.split_key)
+        for _ in range(2):  # computed, then read back from the cache
+            got = cached_pool(src, "mcq_phenotype", {}, tmp_path, (split, "salt", 0.2))
+            assert got == want
+    assert len(list(tmp_path.glob("hpo-mcq_phenotype-*-split-*.json"))) == 2
+
+
 def test_engine_pools_respect_the_split() -> None:
     eng = engine()
     for task, pool in eng.pools.items():

@@ -51,3 +51,20 @@ def test_ground_unicode_offsets(kg: KnowledgeGraph) -> None:
     for m in kg.ground(text):
         assert text[m.start : m.end] == m.text
     assert [m.id for m in kg.ground(text)] == ["HP:0001250", "HP:0004322"]
+
+
+def test_no_mention_across_sentences(kg: KnowledgeGraph) -> None:
+    text = "Rhegmatogenous retinal detachment. Autosomal dominant inheritance."
+    assert spans(kg.ground(text)) == [
+        ("Rhegmatogenous retinal detachment", "HP:0012230"),
+        ("Autosomal dominant inheritance", "HP:0000006"),
+    ]
+    assert spans(kg.ground("Seen in deafness. Autosomal recessive 1A")) == [
+        ("deafness", "HP:0000365"),
+        ("Autosomal recessive", "HP:0000007"),
+    ]
+    # one sentence: the comma does not split the name
+    m = kg.ground("Deafness, autosomal recessive 1A was confirmed.")
+    assert spans(m) == [("Deafness, autosomal recessive 1A", "OMIM:220290")]
+    # a name that itself contains a period still grounds whole
+    assert spans(kg.ground("St. Louis encephalitis was seen."))[0][1] == "MONDO:0005969"

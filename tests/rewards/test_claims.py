@@ -110,3 +110,11 @@ def test_no_claims_is_none_and_unknown_entities_do_not_count(kg: KnowledgeGraph)
     assert claims_score("Common causes of hypoglycemia include insulinoma.", kg) is None
     report = check_claims("Floopy gorbitis is a type of seizure.", kg)
     assert report.score is None and report.unknown_entities == ("Floopy gorbitis",)
+
+
+def test_name_ending_in_a_digit_drops_the_final_period(kg: KnowledgeGraph) -> None:
+    assert facts("Marfan syndrome is also known as MFS1.", kg) == [
+        ("name", "MONDO:0007947", "MFS1", True)
+    ]
+    text = "Marfan syndrome is also known as MFS1. It is rare."
+    assert facts(text, kg) == [("name", "MONDO:0007947", "MFS1", True)]

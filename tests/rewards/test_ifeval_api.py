@@ -112,6 +112,20 @@ def test_follow_instructions_result_and_validation() -> None:
         follow_instructions("p", RESPONSE, ["punctuation:no_comma", "bogus"], [{}, {}])
 
 
+def test_memoized_verdicts_are_fresh_and_kwargs_exact() -> None:
+    ids = ["length_constraints:number_words"]
+    first = follow_instructions("p", RESPONSE, ids, [{"num_words": 3, "relation": "at least"}])
+    first.strict[0] = False  # a caller mutating its result does not touch the memo
+    again = follow_instructions("p", RESPONSE, ids, [{"num_words": 3, "relation": "at least"}])
+    assert again == IFEvalResult([True], [True], True, True)
+    # kwargs differing only in type are different keys: a bad value still raises
+    with pytest.raises(IFEvalKwargsError):
+        follow_instructions("p", RESPONSE, ids, [{"num_words": "3", "relation": "at least"}])
+    # unhashable-by-JSON kwargs bypass the memo and still get validated
+    with pytest.raises(IFEvalKwargsError):
+        follow_instructions("p", RESPONSE, ids, [{"num_words": object(), "relation": "at least"}])
+
+
 def test_empty_response_never_follows() -> None:
     for iid in ("punctuation:no_comma", "language:response_language"):
         kwargs = {"language": "en"} if iid.startswith("language") else {}

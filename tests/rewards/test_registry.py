@@ -43,7 +43,7 @@ def test_spec_from_dict_and_shorthand() -> None:
 def test_build_only_named_rewards_with_defaults() -> None:
     rewards = build_rewards(["mcq_accuracy", {"name": "format_tags", "weight": 0.2}])
     assert [r.__name__ for r in rewards] == ["mcq_accuracy", "format_tags"]
-    assert rewards[0].capabilities == {"knowledge"} and rewards[0].weight == 1.0
+    assert rewards[0].capabilities == {"knowledge", "integrated"} and rewards[0].weight == 1.0
     assert rewards[1].capabilities == frozenset() and rewards[1].weight == 0.2
     assert build_reward("numeric_accuracy").capabilities == {"reasoning"}
 
@@ -100,6 +100,20 @@ def test_mcq_accuracy_reward() -> None:
     ]
 
 
+def test_mcq_accuracy_grades_integrated_rows_with_choices() -> None:
+    reward = build_reward("mcq_accuracy")
+    assert reward.capabilities == {"knowledge", "integrated"}
+    out = reward(
+        ["Answer: B", "Answer: A", "Answer: Marfan syndrome", "Answer: B"],
+        choices=[MCQ_ROW["choices"], MCQ_ROW["choices"], None, []],
+        answer=["B", "B", "Marfan syndrome", "B"],
+        capability=["integrated"] * 4,
+    )
+    assert out == [1.0, 0.0, None, None]  # no options: not applicable
+    assert reward(["B"], answer=["B"], capability=["integrated"]) == [None]  # no column
+    assert reward.stats()["errors"] == 0
+
+
 def test_numeric_accuracy_reward() -> None:
     reward = build_reward("numeric_accuracy")
     rows = {
@@ -113,7 +127,22 @@ def test_numeric_accuracy_reward() -> None:
     assert reward(good, **rows) == [1.0] * 4
     assert reward(bad, **rows) == [0.0] * 4
     loose = build_reward({"name": "numeric_accuracy", "params": {"rel_tol": 0.1}})
-    assert loose(["Answer: 27.5"], answer=["25.2381"]) == [1.0]  # kind defaults to decimal
+    assert loose(["Answer: 27.5"], answer=["25.2381"], output_kind=["decimal"]) == [1.0]
+    assumed = build_reward({"name": "numeric_accuracy", "params": {"default_kind": "decimal"}})
+    assert assumed(["Answer: 25"], answer=["25.2381"]) == [1.0]  # no column: kind assumed
+
+
+def test_numeric_accuracy_skips_rows_without_output_kind() -> None:
+    reward = build_reward("numeric_accuracy")
+    out = reward(
+        ["Answer: Marfan syndrome", "Answer: 3", "Answer: 3"],
+        answer=["Marfan syndrome", "3", "3"],  # a diagnosis case has a text answer
+        output_kind=[None, "integer", ""],
+        capability=["reasoning"] * 3,
+    )
+    assert out == [None, 1.0, None]
+    assert reward(["Answer: Marfan"], answer=["Marfan"]) == [None]  # no output_kind column
+    assert reward.stats()["errors"] == 0  # not applicable, never an error
 
 
 def test_exact_match_and_format_rewards() -> None:

@@ -1,10 +1,9 @@
-"""Shared fixtures: one temporary model cache per session (tiny-random built once), offline."""
+"""Shared fixtures: the suite's model cache (tiny-random built once per session), offline."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,12 @@ sys.path.insert(0, str(Path(__file__).parent))  # `import fixtures`
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A session cache root; $BALANCEDBIO_CACHE points there so nothing touches ~/.cache."""
-    root = tmp_path_factory.mktemp("bbcache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BALANCEDBIO_CACHE", str(root))
-        yield str(root)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The session cache ``tests/conftest.py`` points $BALANCEDBIO_CACHE at (subprocesses
+    inherit it); a temporary one if that conftest is not in play."""
+    if not os.environ.get("BALANCEDBIO_CACHE"):
+        os.environ["BALANCEDBIO_CACHE"] = str(tmp_path_factory.mktemp("bbcache"))
+    return os.environ["BALANCEDBIO_CACHE"]
 
 
 @pytest.fixture(scope="session")

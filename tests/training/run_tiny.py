@@ -6,7 +6,9 @@ Trains on ``fixtures.build_rows`` with the fixture verifiers plus hash-valued sh
 (so a random model gets non-zero gradients), then writes ``params-rank<r>.pt`` (the trainable
 parameters as this process holds them) for cross-process / cross-run comparisons.
 ``BB_PAUSE_AFTER_SAVE=<seconds>`` sleeps after each checkpoint (lets a test kill the run
-between two steps without racing it).
+between two steps without racing it); ``BB_PAUSE_STEP=<step>`` limits that to one checkpoint.
+The extra override ``rows=N`` trains on ``fixtures.build_rows(N, integrated=1)`` (default:
+``build_rows(6, integrated=2)``, 20 rows).
 """
 
 from __future__ import annotations
@@ -42,11 +44,14 @@ BASE = [
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     out, overrides = argv[0], argv[1:]
+    sizes = [int(o.split("=", 1)[1]) for o in overrides if o.startswith("rows=")]
+    overrides = [o for o in overrides if not o.startswith("rows=")]
+    rows = fixtures.build_rows(sizes[-1], integrated=1) if sizes else None
     cfg = load_config(GRPOStageConfig, None, [*BASE, f"output_dir={out}", *overrides])
     rewards = fixtures.make_rewards() + fixtures.shaping_rewards()
     train_grpo(
         cfg,
-        fixtures.build_rows(6, integrated=2),
+        rows if rows is not None else fixtures.build_rows(6, integrated=2),
         fixtures.build_rows(1, offset=20),
         rewards,
         callbacks=[DumpParams(Path(out)), PauseAfterSave()],
@@ -55,7 +60,9 @@ def main(argv: list[str]) -> None:
 
 class PauseAfterSave(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(float(os.environ.get("BB_PAUSE_AFTER_SAVE", "0")))
+        step = os.environ.get("BB_PAUSE_STEP")
+        if step is None or int(step) == state.global_step:
+            time.sleep(float(os.environ.get("BB_PAUSE_AFTER_SAVE", "0")))
 
 
 class DumpParams(TrainerCallback):

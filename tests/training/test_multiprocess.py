@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from balancedbio.training import read_metrics
@@ -25,7 +24,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.slow
 def test_two_process_run_all_reduces_the_jacobian(tmp_path, tiny_model, model_cache):
     run = tmp_path / "run"
     accelerate = Path(sys.executable).parent / "accelerate"

@@ -9,12 +9,16 @@ input is not modified), or None when it does not apply to that item.
 from __future__ import annotations
 
 import copy
+import json
 import random
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from balancedbio.data.records import LETTERS
+
+DISEASE_PREFIXES = frozenset({"OMIM", "ORPHA", "MONDO", "DECIPHER"})
 
 if TYPE_CHECKING:
     from balancedbio.data.index import KnowledgeIndex
@@ -221,22 +225,67 @@ def preference_pair(
 
 
 def _wrong_final(item: Mapping[str, Any]) -> Item | None:
-    """Replace the reference's final answer line with a wrong answer."""
+    """Replace the reference's final answer line with a plausible wrong answer: the next
+    option letter, a number just outside the tolerance, or another disease the case names
+    (never a fixed string a reward model could learn as a surface cue)."""
     ref = str(item["reference"])
     m = list(re.finditer(r"(?im)^(\W*answer\s*:\s*)(.+)$", ref))
     if not m:
         return None
-    last = m[-1]
-    if item.get("answer_kind") == "choice":
+    kind = item.get("answer_kind")
+    if kind == "choice":
         n = len(item["choices"])
         wrong = LETTERS[(LETTERS.index(item["answer"]) + 1) % n]
-    elif item.get("answer_kind") == "numeric":
-        wrong = "0" if str(item["answer"]) != "0" else "1"
+    elif kind == "numeric":
+        wrong = _wrong_number(item)
     else:
-        wrong = "Unrelated disease"
+        wrong = _other_disease(item)
+    if wrong is None:
+        return None
+    last = m[-1]
     out = _copy(item)
     out["reference"] = ref[: last.start(2)] + wrong + ref[last.end(2) :]
     return out
+
+
+def _wrong_number(item: Mapping[str, Any]) -> str | None:
+    """The gold value moved just outside ``[lower, upper]``, in the gold's own format."""
+    try:
+        gold = float(item["answer"])
+        lower = float(item.get("lower") if item.get("lower") is not None else gold)
+        upper = float(item.get("upper") if item.get("upper") is not None else gold)
+    except (TypeError, ValueError):
+        return None
+    decimals = len(str(item["answer"]).partition(".")[2])
+    step = max(abs(gold) * 0.2, 10.0**-decimals, upper - lower)
+    up = zlib.crc32(str(item.get("id", "")).encode()) % 2 == 0 or lower - step < 0 <= gold
+    value = upper + step if up else lower - step
+    text = f"{value:.{decimals}f}"
+    return text if not lower <= float(text) <= upper else None
+
+
+def _other_disease(item: Mapping[str, Any]) -> str | None:
+    """Another disease named in the case (its differential), not the diagnosis."""
+    gold = {str(item.get("answer", "")).casefold()}
+    gold |= {str(a).casefold() for a in _listish(item.get("answer_aliases"))}
+    for entity in _listish(item.get("entities")):
+        if not isinstance(entity, Mapping):
+            continue
+        prefix = str(entity.get("id", "")).partition(":")[0]
+        text = str(entity.get("text", ""))
+        if prefix in DISEASE_PREFIXES and entity.get("id") != item.get("diagnosis_id"):
+            if text and text.casefold() not in gold:
+                return text
+    return None
+
+
+def _listish(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return []
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 __all__ = [

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -33,24 +34,29 @@ def _is_punct(ch: str) -> bool:
     return unicodedata.category(ch).startswith(("P", "S"))
 
 
-_PUNCT_TABLE: dict[int, str] = {}
+class _PunctTable(dict[int, str]):
+    """``str.translate`` table: punctuation/symbols -> space, filled lazily per code point."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        rep = " " if _is_punct(ch) else ch
+        self[code] = rep
+        return rep
+
+
+_PUNCT_TABLE = _PunctTable()
 
 
 def _strip_punct(text: str) -> str:
-    out = []
-    for ch in text:
-        code = ord(ch)
-        rep = _PUNCT_TABLE.get(code)
-        if rep is None:
-            rep = " " if _is_punct(ch) else ch
-            if code < 0x3000:  # cache the common range
-                _PUNCT_TABLE[code] = rep
-        out.append(rep)
-    return "".join(out)
+    return text.translate(_PUNCT_TABLE)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
-    """Casefold, NFKC, punctuation/symbols to spaces, whitespace collapsed."""
+    """Casefold, NFKC, punctuation/symbols to spaces, whitespace collapsed.
+
+    Memoized: the gate normalizes one text for the exact hash and again for its shingles.
+    """
     text = unicodedata.normalize("NFKC", text).casefold()
     return _SPACE.sub(" ", _strip_punct(text)).strip()
 
@@ -109,6 +115,7 @@ class ExactDedup:
 # --------------------------------------------------------------------------- MinHash + LSH
 
 
+@functools.lru_cache(maxsize=64)
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tuple[int, int]:
     """(bands, rows) minimizing weighted false-positive + false-negative area (as datasketch)."""
 
@@ -154,7 +161,11 @@ class MinHasher:
     def signature(self, text: str) -> np.ndarray:
         x = self.shingles(text)
         # a, x < 2**32 and b < 2**32: a*x + b < 2**64, so no uint64 overflow before the mod.
-        hashed = (self.a[:, None] * x[None, :] + self.b[:, None]) % _MERSENNE
+        y = self.a[:, None] * x[None, :] + self.b[:, None]
+        # y mod (2**61 - 1) without a division: y = hi * 2**61 + lo == hi + lo (mod M), and
+        # hi + lo < M + 8, so one conditional subtraction finishes it (same values as %).
+        y = (y & _MERSENNE) + (y >> np.uint64(61))
+        hashed = np.where(y >= _MERSENNE, y - _MERSENNE, y)
         return hashed.min(axis=1)
 
 

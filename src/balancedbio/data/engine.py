@@ -23,7 +23,7 @@ from balancedbio.data.constructors import BuildContext, make_constructors
 from balancedbio.data.constructors.base import reject
 from balancedbio.data.index import KnowledgeIndex
 from balancedbio.data.records import STAGES, Rejection, check_stages
-from balancedbio.data.seeds import Seed, seed_stream, split_pool
+from balancedbio.data.seeds import Seed, seed_stream
 from balancedbio.data.sources import build_sources, cached_pool, source_versions
 from balancedbio.data.validate import Validator
 
@@ -108,10 +108,9 @@ class Engine:
         }
         out = {}
         for task in self.tasks:
-            src = self.sources[task]
-            pool = cached_pool(src, task, params.get(src.name, {}), cache)
-            sp = cfg.split
-            out[task] = split_pool(pool, sp.split, sp.salt, sp.eval_fraction, src.split_key)
+            src, sp = self.sources[task], cfg.split
+            split = (sp.split, sp.salt, sp.eval_fraction)
+            out[task] = cached_pool(src, task, params.get(src.name, {}), cache, split)
             if not out[task]:
                 log.warning("task %s has no seed entities in split %s", task, cfg.split.split)
         self.save_memo()

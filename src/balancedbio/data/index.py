@@ -18,13 +18,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from balancedbio.common import atomic_write_text
 from balancedbio.knowledge import normalize
 
 if TYPE_CHECKING:
-    from balancedbio.knowledge import KnowledgeGraph
+    from balancedbio.knowledge import KnowledgeGraph, Verdict
 
 #: HPO frequency terms that make a poor presenting finding (very rare, excluded).
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
@@ -42,6 +42,7 @@ class KnowledgeIndex:
         self._grounds: dict[str, bool] = {}
         self._aliases: dict[str, tuple[str, ...]] = {}
         self._specific: dict[str, bool] = {}
+        self._verdicts: dict[tuple[Any, Any, Any], Verdict] = {}
         self._saved = 0
 
     # ------------------------------------------------------------------ persistence
@@ -164,13 +165,27 @@ class KnowledgeIndex:
         """Disease ids naming the same disease (OMIM, ORPHA, MONDO entries of one name)."""
         return tuple(i for i in self.same_name(disease) if i.startswith(DISEASE_PREFIXES))
 
+    def check(self, relation: Any, subject: Any, obj: Any = None) -> Verdict:
+        """``kg.check`` of one fact, memoized for the run: the graph is read-only, so a fact
+        a constructor checked gets the same verdict when the validator checks it again."""
+        key = (relation, subject, obj)
+        try:
+            return self._verdicts[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable (malformed) subject/object: no memo
+            return self.kg.check({"relation": relation, "subject": subject, "object": obj})
+        if len(self._verdicts) >= 1_000_000:
+            self._verdicts.clear()
+        got = self._verdicts[key] = self.kg.check(
+            {"relation": relation, "subject": subject, "object": obj}
+        )
+        return got
+
     def has_phenotype_any(self, diseases: Iterable[str], phenotype: str) -> bool:
         """True-path check against any of ``diseases`` (``kg.check``)."""
-        check = self.kg.check
-        return any(
-            check({"relation": "has_phenotype", "subject": d, "object": phenotype}).valid
-            for d in diseases
-        )
+        check = self.check
+        return any(check("has_phenotype", d, phenotype).valid for d in diseases)
 
     def display(self, nid: str) -> str:
         """A phenotype name as it reads mid-sentence ("Arachnodactyly" -> "arachnodactyly")."""

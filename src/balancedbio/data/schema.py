@@ -25,7 +25,7 @@ uses):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 Schema = Any  # str | {"list": Schema} | {"struct": {str: Schema}}
@@ -177,15 +177,99 @@ def decode_row(row: Mapping[str, Any], json_fields: Sequence[str]) -> dict[str, 
     return out
 
 
+class _Mismatch(Exception):
+    """Raised by a compiled conformer where the slow path must decide (coerce or explain)."""
+
+
+_MISMATCH = _Mismatch()
+Conformer = Callable[[Any], Any]
+_EXACT = {"string": str, "int": int, "bool": bool}
+
+
+def _leaf(schema: str) -> Conformer:
+    if schema == "float":
+
+        def conform_float(v: Any) -> Any:
+            if v is None or type(v) is float:
+                return v
+            if type(v) is int:
+                return float(v)
+            raise _MISMATCH
+
+        return conform_float
+    if schema == "null":
+
+        def conform_null(v: Any) -> Any:
+            if v is None:
+                return v
+            raise _MISMATCH
+
+        return conform_null
+    exact = _EXACT[schema]
+
+    def conform_exact(v: Any) -> Any:
+        if v is None or type(v) is exact:
+            return v
+        raise _MISMATCH
+
+    return conform_exact
+
+
+def compile_conformer(schema: Schema) -> Conformer:
+    """A fast :func:`conform` for plain ``dict``/``list``/scalar rows of ``schema``.
+
+    Built once per schema (the writer conforms every row): it returns what :func:`conform`
+    returns, and raises ``_Mismatch`` wherever :func:`conform` would coerce a subclass or
+    raise, so callers fall back to :func:`conform` for the verdict and the message.
+    """
+    if isinstance(schema, str):
+        return _leaf(schema)
+    if "list" in schema:
+        element = compile_conformer(schema["list"])
+
+        def conform_list(v: Any) -> Any:
+            if v is None:
+                return v
+            if type(v) is not list:
+                raise _MISMATCH
+            return [element(x) for x in v]
+
+        return conform_list
+    fields = [(k, compile_conformer(s)) for k, s in schema["struct"].items()]
+    keys = set(schema["struct"])
+
+    def conform_struct(v: Any) -> Any:
+        if v is None:
+            return v
+        if type(v) is not dict or v.keys() != keys:
+            raise _MISMATCH
+        return {k: fn(v[k]) for k, fn in fields}
+
+    return conform_struct
+
+
 class SchemaTracker:
     """Accumulates the schema until it is frozen (at the first shard commit), then enforces it."""
 
     def __init__(self, frozen: Schema | None = None):
         self.schema: Schema | None = frozen
         self.frozen = frozen is not None
+        self._compiled: tuple[Schema, Conformer] | None = None
+
+    def _conformer(self) -> Conformer:
+        if self._compiled is None or self._compiled[0] is not self.schema:
+            self._compiled = (self.schema, compile_conformer(self.schema))
+        return self._compiled[1]
 
     def check(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Validate one row; returns the (possibly coerced) row to store."""
+        if self.schema is not None:
+            try:  # a row the schema already covers: merging would not change the schema
+                fitted = self._conformer()(row)
+            except _Mismatch:
+                pass
+            else:
+                return fitted if self.frozen else dict(row)
         if self.frozen:
             return conform(row, self.schema)
         seen = infer(row)
@@ -204,4 +288,11 @@ class SchemaTracker:
                 "strings (json_fields=[...])"
             )
         self.frozen = True
-        return [conform(r, self.schema) for r in rows]
+        fast = self._conformer()
+        out = []
+        for r in rows:
+            try:
+                out.append(fast(r))
+            except _Mismatch:
+                out.append(conform(r, self.schema))
+        return out

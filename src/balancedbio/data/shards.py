@@ -366,8 +366,10 @@ class ShardWriter:
         if self.format != "jsonl":
             return
         seen = infer(rows[0])
-        for row in rows[1:]:
+        for k, row in enumerate(rows[1:], 1):
             seen = merge(seen, infer(row))
+            if k % 16 == 0 and not unresolved(seen):
+                return  # every column typed already: the rest cannot untype it
         if missing := unresolved(seen):
             log.warning(
                 "%s: column(s) %s are null/empty throughout the first shard; load the JSONL "

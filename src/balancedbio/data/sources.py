@@ -22,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from balancedbio.common import atomic_write_text
 from balancedbio.data.index import KnowledgeIndex
+from balancedbio.data.seeds import split_pool
 from balancedbio.data.source_base import Source
 from balancedbio.data.user_sources import (
     DocumentSource,
@@ -207,23 +208,14 @@ def series_stem(name: str) -> str:
 # --------------------------------------------------------------------------- assembly
 
 
-#: Bump when pool logic changes, to invalidate cached pools.
+#: Bump when pool or split-key logic changes, to invalidate cached pools and splits.
 POOL_VERSION = 1
 
 
-def cached_pool(
-    source: Source, task: str, params: dict[str, Any], cache_dir: Path | None
-) -> list[str]:
-    """``source.pool(task)``, memoized on disk next to the knowledge graph cache.
-
-    Built-in pools scan the whole graph (seconds); the file is keyed by the graph's cache
-    key and the parameters, so it is rebuilt whenever either changes.
-    """
-    if cache_dir is None or source.name not in ("hpo", "mondo", "icd10cm"):
-        return source.pool(task)
-    ident = json.dumps([POOL_VERSION, task, params], sort_keys=True)
-    key = hashlib.sha256(ident.encode()).hexdigest()[:12]
-    path = cache_dir / f"{source.name}-{task}-{key}.json"
+def _memo_list(path: Path | None, compute: Callable[[], list[str]]) -> list[str]:
+    """``compute()``, memoized as a JSON list at ``path`` (recomputed if unreadable)."""
+    if path is None:
+        return compute()
     if path.is_file():
         try:
             got = json.loads(path.read_text())
@@ -231,12 +223,40 @@ def cached_pool(
                 return [str(x) for x in got]
         except (OSError, json.JSONDecodeError):
             pass
-    pool = source.pool(task)
+    out = compute()
     try:
-        atomic_write_text(path, json.dumps(pool))
-    except OSError:  # a read-only cache is fine: the pool is just recomputed next time
+        atomic_write_text(path, json.dumps(out))
+    except OSError:  # a read-only cache is fine: the list is just recomputed next time
         pass
-    return pool
+    return out
+
+
+def cached_pool(
+    source: Source,
+    task: str,
+    params: dict[str, Any],
+    cache_dir: Path | None,
+    split: tuple[str, str, float] | None = None,
+) -> list[str]:
+    """``source.pool(task)`` (restricted to ``split`` = (split, salt, eval_fraction) if
+    given), memoized on disk next to the knowledge graph cache.
+
+    Built-in pools scan the whole graph (seconds), and splitting hashes every entity's
+    split key (a second per run); the files are keyed by the graph's cache key and the
+    parameters, so they are rebuilt whenever either changes.
+    """
+    builtin = cache_dir is not None and source.name in ("hpo", "mondo", "icd10cm")
+    ident = json.dumps([POOL_VERSION, task, params], sort_keys=True)
+    key = hashlib.sha256(ident.encode()).hexdigest()[:12]
+    path = cache_dir / f"{source.name}-{task}-{key}.json" if builtin and cache_dir else None
+    pool = _memo_list(path, lambda: source.pool(task))
+    if split is None:
+        return pool
+    name, salt, fraction = split
+    if path is not None:
+        tag = hashlib.sha256(json.dumps([key, name, salt, fraction]).encode()).hexdigest()[:12]
+        path = path.with_name(f"{source.name}-{task}-{key}-split-{tag}.json")
+    return _memo_list(path, lambda: split_pool(pool, name, salt, fraction, source.split_key))
 
 
 def build_sources(cfg: GenerateConfig, index: KnowledgeIndex) -> dict[str, Source]:

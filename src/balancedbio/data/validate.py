@@ -226,10 +226,10 @@ class Validator:
 
     def fact_problems(self, facts: Sequence[Mapping[str, Any]]) -> list[Problem]:
         out = []
-        check = self.kg.check
+        check = self.index.check
         for f in facts:
             rel, subj, obj = f.get("relation"), f.get("subject"), f.get("object")
-            verdict = check({"relation": rel, "subject": subj, "object": obj})
+            verdict = check(rel, subj, obj)
             if f.get("holds", True):
                 if not verdict.valid:
                     out.append((f"false_fact:{rel}", verdict.reason or "false"))

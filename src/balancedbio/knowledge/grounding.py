@@ -9,7 +9,8 @@ become ``\\x01`` * width). Hits are therefore always whole-word, and the trie is
 ~3x faster to build and ~30x faster to scan than a character trie over the same names
 (pyahocorasick scans a node's children linearly, so small alphabets per node matter).
 Among all hits the longest (in characters) win, greedily, without overlap; spans are mapped
-back to the original text.
+back to the original text. A hit spanning a sentence break ("...retinal detachment.
+Autosomal dominant") is dropped unless the term's own name has one ("St. Louis ...").
 
 Noise control: keys shorter than 3 characters, pure numbers and a short list of common
 words are skipped; HPO frequency/modifier/temporal-pattern subtrees and the ontology roots
@@ -70,6 +71,8 @@ EXCLUDED_IDS = ("HP:0000001", "HP:0000118", "MONDO:0000001", "MONDO:0700096")
 #: Entries ranked up to RELATED synonyms are grounded (not BROAD/NARROW, not obsolete).
 MAX_RANK = SCOPE_RANK[SC_RELATED]
 _ABBREV = re.compile(r"^\S{1,6}$")
+#: A sentence ends inside a span: terminal punctuation followed by whitespace.
+_SENTENCE_BREAK = re.compile(r"[.!?]\s")
 
 
 def _token_code(i: int, width: int) -> str:
@@ -168,8 +171,13 @@ class Grounder:
         for key, node, case in zip(keys, nodes, cases, strict=True):
             add(key, (node, len(key) // width, case or None))
         self.n_keys = len(keys)
+        self._names = graph.data.strings["names"]
         if self.n_keys:
             self.automaton.make_automaton()
+
+    def _dotted(self, node: int) -> bool:
+        """Does the term's own name span a sentence break ("St. Louis encephalitis")?"""
+        return _SENTENCE_BREAK.search(self._names[node]) is not None
 
     def ground(self, text: str) -> list[Mention]:
         """Longest non-overlapping mentions, in text order. Empty for non-text or no keys."""
@@ -193,6 +201,8 @@ class Grounder:
             o_start, o_end = int(starts[first]), int(ends[last])
             if case is not None and text[o_start:o_end] != case:
                 continue
+            if _SENTENCE_BREAK.search(text, o_start, o_end) and not self._dotted(node):
+                continue  # "...detachment. Autosomal dominant": two sentences, two mentions
             taken[first : last + 1] = b"\x01" * (last + 1 - first)
             chosen.append((o_start, o_end, node))
         chosen.sort()

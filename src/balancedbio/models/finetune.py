@@ -1,8 +1,9 @@
-"""A small shared LoRA SFT helper (TRL ``SFTTrainer`` + peft).
+"""A small shared SFT helper (TRL ``SFTTrainer``; LoRA through peft by default).
 
 ``sft_lora(model, rows, out_dir)`` fine-tunes a LoRA adapter on chat rows and writes
 
-* ``<out_dir>/adapter/`` - the peft adapter (``adapter_config.json`` + safetensors);
+* ``<out_dir>/adapter/`` - the peft adapter (``adapter_config.json`` + safetensors), unless
+  ``lora=False`` (full fine-tuning);
 * ``<out_dir>/merged/`` - the base model with the adapter merged in, as plain safetensors
   plus tokenizer, which ``transformers`` (and ``balancedbio.models`` specs) load directly.
 
@@ -80,13 +81,21 @@ def sft_lora(
     seed: int = 0,
     target_modules: Sequence[str] = DEFAULT_TARGETS,
     cache_dir: str | None = None,
+    lora: bool = True,
+    callbacks: Sequence[Any] = (),
+    logging_steps: int | None = None,
 ) -> Path:
     """LoRA-SFT ``model`` (a local HF dir or a ``balancedbio.models`` spec) on ``rows``;
-    returns ``<out_dir>/merged``. ``steps`` (if given) overrides ``epochs``."""
+    returns ``<out_dir>/merged``. ``steps`` (if given) overrides ``epochs``.
+
+    ``lora=False`` fine-tunes every weight (no ``adapter/``; ``r``/``alpha``/``dropout``/
+    ``target_modules`` unused). ``callbacks`` are extra ``TrainerCallback`` objects (progress,
+    metrics); ``logging_steps`` turns training logs on (they reach the callbacks' ``on_log``).
+    """
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     from balancedbio.models.loading import _tokenizer_at
@@ -113,18 +122,23 @@ def sft_lora(
             use_cpu=not on_gpu,
             report_to=[],
             save_strategy="no",
-            logging_strategy="no",
+            logging_strategy="steps" if logging_steps else "no",
+            logging_steps=logging_steps or 500,
             seed=seed,
             data_seed=seed,
             disable_tqdm=True,
             dataloader_num_workers=0,
         )
-        peft_cfg = LoraConfig(
-            r=r,
-            lora_alpha=alpha,
-            lora_dropout=dropout,
-            target_modules=list(target_modules),
-            task_type="CAUSAL_LM",
+        peft_cfg = (
+            LoraConfig(
+                r=r,
+                lora_alpha=alpha,
+                lora_dropout=dropout,
+                target_modules=list(target_modules),
+                task_type="CAUSAL_LM",
+            )
+            if lora
+            else None
         )
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         with _quiet():
@@ -134,11 +148,15 @@ def sft_lora(
                 train_dataset=data,
                 processing_class=tokenizer,
                 peft_config=peft_cfg,
+                callbacks=list(callbacks) or None,
             )
+            trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout
             result = trainer.train()
         log.info("sft_lora: %d steps, loss %.4f", result.global_step, result.training_loss)
-        trainer.model.save_pretrained(tmp / "adapter", safe_serialization=True)
-        merged = trainer.model.merge_and_unload()
+        merged = trainer.model
+        if lora:
+            trainer.model.save_pretrained(tmp / "adapter", safe_serialization=True)
+            merged = trainer.model.merge_and_unload()
         merged.save_pretrained(tmp / "merged", safe_serialization=True)
         tokenizer.padding_side = "left"
         tokenizer.save_pretrained(tmp / "merged")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from balancedbio.config import ConfigError, choice_error
 from balancedbio.models import smollm2, tiny
+from balancedbio.models.adapters import is_adapter_dir, merged_adapter_dir
 from balancedbio.models.store import models_root, problems, read_manifest
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def resolve_model(
     """Return a local Hugging Face model directory (config.json + safetensors) for ``spec``.
 
     ``spec`` is ``smollm2-135m`` (converted from the shipped GGUF on first use),
-    ``tiny-random[-<seed>]`` (built in seconds), an existing local directory, or a hub id
+    ``tiny-random[-<seed>]`` (built in seconds), an existing local directory (a PEFT adapter
+    directory is merged into its base once and cached), or a hub id
     ``org/name`` (from the Hugging Face cache, or downloaded when online). Built models are
     cached under ``cache_root(cache_dir)/models``. Raises :class:`ConfigError` with the list
     of built-in names when nothing matches.
@@ -64,6 +66,8 @@ def resolve_model(
         return tiny.tiny_random_dir(seed, cache_dir, progress=progress)
     path = Path(spec).expanduser()
     if path.is_dir():
+        if is_adapter_dir(path):  # a LoRA run's output: merged into its base once, cached
+            return merged_adapter_dir(path, cache_dir, progress=progress)
         return check_local_dir(path)
     if path.exists():
         raise ConfigError(f"model {spec!r} is a file; expected a Hugging Face model directory")

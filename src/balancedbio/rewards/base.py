@@ -106,6 +106,16 @@ def _truncate(value: Any, limit: int = _LOG_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}...<{len(text) - limit} more chars>"
 
 
+def row_columns(n: int, kwargs: Mapping[str, Any]) -> dict[str, Sequence[Any]]:
+    """The dataset columns among TRL's reward kwargs: per-row sequences of length ``n``."""
+    return {
+        k: v
+        for k, v in kwargs.items()
+        if k not in TRAINER_KWARGS and isinstance(v, Sequence) and not isinstance(v, str)
+        if len(v) == n
+    }
+
+
 class RewardFunction:
     """Wrap a per-sample scorer into a TRL reward function with gating, isolation and stats.
 
@@ -151,12 +161,7 @@ class RewardFunction:
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         n = len(completions)
         prompts = kwargs.get("prompts")
-        columns = {
-            k: v
-            for k, v in kwargs.items()
-            if k not in TRAINER_KWARGS and isinstance(v, Sequence) and not isinstance(v, str)
-            if len(v) == n
-        }
+        columns = row_columns(n, kwargs)
         out: list[float | None] = []
         counts = dict.fromkeys(_STAT_KEYS, 0)
         for i, completion in enumerate(completions):

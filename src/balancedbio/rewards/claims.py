@@ -62,12 +62,14 @@ _CUES = [
     ),
 ]
 _CUE = re.compile("|".join(f"(?P<{rel}>{pat})" for rel, pat in _CUES), re.IGNORECASE)
-_SENT_END = re.compile(r"(?<!\d)\.(?!\d)|[;!?\n]")
+# A period ends a sentence unless a digit follows (a decimal): "... type 1." ends one too.
+_SENT_END = re.compile(r"\.(?!\d)|[;!?\n]")
 _CLAUSE_END = re.compile(
-    r"(?<!\d)\.(?!\d)|[;!?\n]|\b(?:but|whereas|although|while|which|that|because|when|"
+    r"\.(?!\d)|[;!?\n]|\b(?:but|whereas|although|while|which|that|because|when|"
     r"unlike|if)\b",
     re.IGNORECASE,
 )
+_NAME_END = re.compile(r"[,;()\n]|\.(?!\d)")
 _NEGATION = re.compile(r"\b(?:not|never|no)\b|n't\b", re.IGNORECASE)
 _ELLIPSIS = re.compile(r",|\band\b|\bor\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"^(?:it|this|they|these|which|that|the\s+\w+|a\s+\w+|\W*)$", re.I)
@@ -205,8 +207,8 @@ def extract_claims(text: str, kg: KnowledgeGraph, unknown: list[str] | None = No
         prev_subj = subj
         objs = [e for e in ents if cue.end() <= e.start and e.end <= hi]
         if rel == "name":
-            stop = re.search(r"[,;()\n]|(?<!\d)\.(?!\d)", text[cue.end() : hi])
-            names_end = cue.end() + (stop.start() if stop else hi - cue.end())
+            stop = _NAME_END.search(text, cue.end(), hi)
+            names_end = stop.start() if stop else hi
             for name in re.split(r"\bor\b", text[cue.end() : names_end]):
                 name = name.strip().strip("\"'\u201c\u201d*_`").strip()
                 if name:

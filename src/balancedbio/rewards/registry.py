@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import balancedbio.rewards.answers as answers
 from balancedbio.config import ConfigError, choice_error, from_dict
-from balancedbio.rewards.base import RewardFunction, ScoreFn
+from balancedbio.rewards.base import CAPABILITY_COLUMN, RewardFunction, ScoreFn, row_capabilities
 
 #: The capabilities BalancedBio balances; every reward and dataset row is tagged with these.
 CAPABILITIES: tuple[str, ...] = ("knowledge", "reasoning", "instruction", "integrated")
@@ -148,6 +148,18 @@ def build_reward(spec: RewardSpec | Mapping[str, Any] | str) -> RewardFunction:
         score = entry.factory(**_coerce_params(entry, spec.params))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"reward {spec.name!r}: bad params {spec.params!r}: {exc}") from exc
+    score_batch = getattr(score, "score_batch", None)
+    if callable(score_batch):  # a batched scorer (e.g. the reward model): one call per batch
+        from balancedbio.rewards.batch import BatchRewardFunction
+
+        return BatchRewardFunction(
+            spec.name,
+            score,
+            score_batch,
+            capabilities=caps,
+            weight=spec.weight,
+            timeout_s=spec.timeout_s,
+        )
     return RewardFunction(
         spec.name, score, capabilities=caps, weight=spec.weight, timeout_s=spec.timeout_s
     )
@@ -177,31 +189,48 @@ def _binary(ok: bool) -> float:
     return 1.0 if ok else 0.0
 
 
-@register_reward("mcq_accuracy", ("knowledge",), {"letters": "ABCDE"})
+@register_reward("mcq_accuracy", ("knowledge", "integrated"), {"letters": "ABCDE"})
 def mcq_accuracy(letters: str) -> ScoreFn:
-    """1 if the chosen option letter is the gold ``answer`` (columns: choices, answer)."""
+    """1 if the chosen option letter is the gold ``answer`` (columns: choices, answer).
+
+    Knowledge rows must carry ``choices`` (a missing column is a wiring error); other rows
+    (integrated cases) are graded only when they carry options, else None (not applicable).
+    """
 
     def score(text: str, row: Mapping[str, Any]) -> float | None:
         gold = _column(row, "answer")
         if gold is None or gold == "":
             return None
-        return _binary(answers.grade_mcq(text, _column(row, "choices"), gold, letters))
+        tags = row_capabilities(row.get(CAPABILITY_COLUMN))
+        if tags is None or "knowledge" in tags:
+            choices = _column(row, "choices")
+        else:
+            choices = row.get("choices")
+            if not choices:
+                return None
+        return _binary(answers.grade_mcq(text, choices, gold, letters))
 
     return score
 
 
-@register_reward("numeric_accuracy", ("reasoning",), {"rel_tol": None, "default_kind": "decimal"})
-def numeric_accuracy(rel_tol: float | None, default_kind: str) -> ScoreFn:
+@register_reward("numeric_accuracy", ("reasoning",), {"rel_tol": None, "default_kind": None})
+def numeric_accuracy(rel_tol: float | None, default_kind: str | None) -> ScoreFn:
     """1 if the final number/date is right by MedCalc-Bench rules (columns: answer, lower,
-    upper, output_kind)."""
-    if default_kind not in answers.OUTPUT_KINDS:
+    upper, output_kind).
+
+    A row whose ``output_kind`` is null or missing is not a calculator row (e.g. a diagnosis
+    case with a text answer): None, unless ``default_kind`` names the kind to assume.
+    """
+    if default_kind is not None and default_kind not in answers.OUTPUT_KINDS:
         raise choice_error("output kind", default_kind, answers.OUTPUT_KINDS)
 
     def score(text: str, row: Mapping[str, Any]) -> float | None:
+        kind = row.get("output_kind") or default_kind
+        if kind is None:
+            return None
         gold = _column(row, "answer")
         if gold is None or gold == "":
             return None
-        kind = row.get("output_kind") or default_kind
         ok = answers.grade_numeric(
             text,
             gold,
@@ -259,3 +288,5 @@ def format_sections(headings: tuple[str, ...], ordered: bool) -> ScoreFn:
 for _name in ("workflow", "ontology_claims", "ifeval_strict", "ifeval_loose"):
     register_lazy(_name, "balancedbio.rewards.builtin")
 del _name
+# The learned reward model (torch, loaded on first use): balancedbio.rewards.model_reward.
+register_lazy("reward_model", "balancedbio.rewards.model_reward")

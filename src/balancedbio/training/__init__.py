@@ -27,10 +27,13 @@ __all__ = [
     "GRPOStageConfig",
     "LoraConfig",
     "ParetoConfig",
+    "SFTStageConfig",
     "TrackedGRPOTrainer",
     "VLLMConfig",
+    "load_rows",
     "read_metrics",
     "train_grpo",
+    "train_sft",
 ]
 
 _LAZY = {
@@ -38,6 +41,9 @@ _LAZY = {
     "CapabilityAwareGRPOTrainer": "balancedbio.training.grpo",
     "TrackedGRPOTrainer": "balancedbio.training.grpo",
     "read_metrics": "balancedbio.training.metrics",
+    "load_rows": "balancedbio.training.data",
+    "train_sft": "balancedbio.training.sft",
+    "SFTStageConfig": "balancedbio.training.sft",
 }
 
 

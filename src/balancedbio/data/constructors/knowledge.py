@@ -73,7 +73,7 @@ class KnowledgeMcq(Constructor):
         return None
 
     def _check(self, relation: str, subject: str, obj: str) -> bool:
-        return self.kg.check({"relation": relation, "subject": subject, "object": obj}).valid
+        return self.index.check(relation, subject, obj).valid
 
 
 # --------------------------------------------------------------------------- phenotype

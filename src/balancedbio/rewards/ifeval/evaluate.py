@@ -11,6 +11,7 @@ variants are built once per response rather than once per instruction.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +99,34 @@ def follow_instructions(
         )
     if not isinstance(response, str):
         raise TypeError(f"response must be a string, got {type(response).__name__}")
+    ids = tuple(instruction_id_list)
+    try:  # JSON-native kwargs only: their repr identifies them (types included)
+        json.dumps(list(kwargs_list), allow_nan=False)
+    except (TypeError, ValueError):
+        return _follow(response, ids, kwargs_list)
+    key = (response, ids, repr(list(kwargs_list)))
+    got = _MEMO.get(key)
+    if got is None:
+        result = _follow(response, ids, kwargs_list)
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        got = _MEMO[key] = (tuple(result.strict), tuple(result.loose))
+    strict, loose = got
+    return IFEvalResult(list(strict), list(loose), all(strict), all(loose))
+
+
+#: Verdicts memoized on (response, ids, kwargs): a generator's self-check and the validator
+#: judge the same reference, and the checkers are pure, so the verdicts are equal.
+_MEMO: dict[tuple[str, tuple[str, ...], str], tuple[tuple[bool, ...], tuple[bool, ...]]] = {}
+_MEMO_SIZE = 4096
+
+
+def _follow(
+    response: str,
+    instruction_id_list: Sequence[str],
+    kwargs_list: Sequence[Mapping[str, Any] | None],
+) -> IFEvalResult:
+    """Check every instruction (no memo)."""
     all_args = [
         normalize_kwargs(i, kw) for i, kw in zip(instruction_id_list, kwargs_list, strict=True)
     ]

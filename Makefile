@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $@
 
 test: setup  ## fast test suite (tiny models)
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(VENV)/bin/pytest -q -m "not slow" --durations=15
 
 test-all: setup  ## everything, including slow tests
 	$(VENV)/bin/pytest -q

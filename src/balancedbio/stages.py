@@ -105,6 +105,7 @@ def reward_model_stage(cfg: RunConfig, record: RunRecord, data_dir: Path) -> Pat
 
 def sft_stage(cfg: RunConfig, record: RunRecord, data_dir: Path) -> Path:
     """LoRA SFT warm-up on the verified references; returns the merged model directory."""
+    from balancedbio.training.cli import progress_callback
     from balancedbio.training.data import load_rows
     from balancedbio.training.sft import train_sft
 
@@ -114,7 +115,7 @@ def sft_stage(cfg: RunConfig, record: RunRecord, data_dir: Path) -> Path:
         console.print(f"SFT model already trained: {merged}")
     else:
         sft_cfg = replace(cfg.sft, model=cfg.model, output_dir=str(out), seed=cfg.seed)
-        merged = train_sft(sft_cfg, load_rows(data_dir))
+        merged = train_sft(sft_cfg, load_rows(data_dir), callbacks=[progress_callback("SFT")])
     record.results["sft"] = {"model": str(merged)}
     return merged
 
@@ -124,6 +125,7 @@ def grpo_stage(
 ) -> dict[str, Path]:
     """GRPO from the SFT model, once per configured trainer (capability-aware, vanilla),
     on the same data, rewards and seed; returns label -> run directory."""
+    from balancedbio.training.cli import progress_callback
     from balancedbio.training.data import load_rows
     from balancedbio.training.run import train_grpo
 
@@ -147,7 +149,7 @@ def grpo_stage(
         if _grpo_done(run_dir, stage_cfg.max_steps):
             console.print(f"{label} already trained: {run_dir}")
         else:  # resumes from its last checkpoint when a killed run left one
-            train_grpo(stage_cfg, train, heldout)
+            train_grpo(stage_cfg, train, heldout, callbacks=[progress_callback(label)])
         summary = json.loads((run_dir / "summary.json").read_text())
         record.results[label] = {"global_step": summary.get("global_step")}
     return runs

@@ -166,6 +166,31 @@ def render_mcq(con: Constructor, seed: Seed, spec: McqSpec, rng: random.Random) 
         ent = {"text": o.text, "id": o.id}
         if ent not in entities:
             entities.append(ent)
+    return mcq_record(
+        con,
+        seed,
+        question,
+        letter,
+        texts,
+        spec.explanation,
+        facts,
+        entities,
+        source_ids=[o.id for o in options],
+    )
+
+
+def mcq_record(
+    con: Constructor,
+    seed: Seed,
+    question: str,
+    letter: str,
+    texts: list[str],
+    explanation: str,
+    facts: list[dict[str, Any]],
+    entities: list[dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """The row of a lettered MCQ (``question`` already lists the options), in either mode."""
     return con.record(
         seed,
         prompt=user_message(f"{question}\n\n{MCQ_FORMAT}"),
@@ -173,10 +198,10 @@ def render_mcq(con: Constructor, seed: Seed, spec: McqSpec, rng: random.Random) 
         answer=letter,
         answer_kind="choice",
         choices=texts,
-        reference=f"{spec.explanation}\nAnswer: {letter}",
+        reference=f"{explanation}\nAnswer: {letter}",
         facts=facts,
         entities=entities,
-        source_ids=[o.id for o in options],
+        **extra,
     )
 
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from balancedbio.data.backends import BackendError, parse_json_object
 from balancedbio.data.constructors.base import (
-    MCQ_FORMAT,
     Constructor,
     Result,
     letter_options,
+    mcq_record,
     reject,
 )
 from balancedbio.data.constructors.knowledge import KnowledgeMcq, brief_fields
@@ -75,17 +75,8 @@ def mcq_parse(con: KnowledgeMcq, seed: Seed, obj: dict[str, Any], spec: Any) -> 
         facts += [dict(f, holds=claimed) for f in opt.facts]
         entities.append({"text": text, "id": opt.id})
     body = f"{question.strip()}\n{letter_options(texts)}"
-    return con.record(
-        seed,
-        mode="model",
-        prompt=user_message(f"{body}\n\n{MCQ_FORMAT}"),
-        question=body,
-        answer=letter,
-        answer_kind="choice",
-        choices=texts,
-        reference=f"{spec.explanation}\nAnswer: {letter}",
-        facts=facts,
-        entities=entities,
+    return mcq_record(
+        con, seed, body, letter, texts, spec.explanation, facts, entities, mode="model"
     )
 
 

@@ -198,3 +198,39 @@ def test_pareto_scores_with_the_training_verifiers():
     table = callback._score(rows, ["The answer is B", f"Answer: {rows[1]['answer']}"])
     assert table[0][0] == 1.0 and math.isnan(table[0][1])
     assert table[1][1] == 1.0 and math.isnan(table[1][0])
+
+
+def _crash_on_odd(text: str, row: dict) -> float:
+    """A buggy verifier: raises for every completion whose hash is odd."""
+    if fixtures._hash_score(text, row) * 1000 % 2:
+        raise RuntimeError("verifier bug")
+    return 1.0
+
+
+@pytest.mark.parametrize("trainer", ["vanilla", "capability_aware"])
+def test_crashing_reward_does_not_stop_a_step_and_is_reported(tmp_path, tiny_model, trainer):
+    from balancedbio.rewards.base import RewardFunction
+
+    cfg = load_config(
+        GRPOStageConfig,
+        None,
+        [
+            f"model={tiny_model}",
+            f"trainer={trainer}",
+            "weighting=gdpo",
+            "aggregator=sum",
+            "max_steps=1",
+            "per_device_train_batch_size=12",
+            "num_generations=4",
+            "max_completion_length=8",
+            "pareto.enabled=false",
+            f"output_dir={tmp_path / 'run'}",
+        ],
+    )
+    crashy = RewardFunction("crashy", _crash_on_odd, capabilities=("knowledge", "instruction"))
+    rewards = [*fixtures.make_rewards(), *fixtures.shaping_rewards(), crashy]
+    run = train_grpo(cfg, fixtures.build_rows(4, integrated=2), None, rewards)
+    [record] = [r for r in read_metrics(run) if "loss" in r]
+    assert math.isfinite(record["loss"])
+    assert record["reward_crashes/crashy/errors"] > 0  # counted (and logged), not a silent 0
+    assert json.loads((run / "summary.json").read_text())["global_step"] == 1

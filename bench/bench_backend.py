@@ -30,7 +30,8 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from balancedbio.common import atomic_write_text  # noqa: E402
+from results import write_section
+
 from balancedbio.data.backends import OpenAIBackend, TransformersBackend  # noqa: E402
 from balancedbio.data.openai_server import running_server  # noqa: E402
 
@@ -175,22 +176,6 @@ def render(summary: dict[str, Any], args: argparse.Namespace, command: str) -> s
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) our section of RESULTS.md, leaving every other section alone."""
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    atomic_write_text(RESULTS, new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--model", default="tiny-random")
@@ -219,7 +204,7 @@ def main() -> None:
         )
     if args.write_results:
         command = ".venv/bin/python bench/bench_backend.py " + " ".join(sys.argv[1:])
-        write_section(render(summary, args, command.strip()))
+        write_section(SECTION, render(summary, args, command.strip()))
         print(f"wrote {SECTION!r} in {RESULTS}")
 
 

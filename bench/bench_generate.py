@@ -38,7 +38,8 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from balancedbio.common import atomic_write_text  # noqa: E402
+from results import write_section
+
 from balancedbio.config import load_config  # noqa: E402
 from balancedbio.data.config import GenerateConfig  # noqa: E402
 from balancedbio.data.engine import Engine  # noqa: E402
@@ -249,22 +250,6 @@ across machines (`--shard i/n`). Timings come from a shared 2-core machine (load
 """
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) our section of RESULTS.md, leaving every other section alone."""
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    atomic_write_text(RESULTS, new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--per-task", type=int, default=200)
@@ -287,7 +272,7 @@ def main() -> None:
     kg.grounder  # noqa: B018 - build the automaton outside the timings
     stages = stage_table(args.per_task, kg)
     if args.write_results:
-        write_section(render(stages, runs, args))
+        write_section(SECTION, render(stages, runs, args))
         print(f"wrote {SECTION!r} in {RESULTS}", file=sys.stderr)
 
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "rewards"))
 from ifeval_cases import generate_cases  # noqa: E402
 from ifeval_reference import load_reference  # noqa: E402
 from ifeval_texts import EN_SENTENCES, INTROS, OUTROS, PROMPTS, UPPER_WORDS  # noqa: E402
+from results import write_section  # noqa: E402
 
 from balancedbio.rewards.ifeval import (  # noqa: E402
     INSTRUCTION_IDS,
@@ -161,22 +162,6 @@ def render(results: list[dict[str, Any]], reps: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) our section of RESULTS.md, leaving every other section alone."""
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    RESULTS.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     logging.getLogger("lm_eval").setLevel(logging.CRITICAL)  # "Unable to detect language"
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -196,7 +181,7 @@ def main() -> None:
             f"ours {r['ours_ms_batch']:.1f} ms"
         )
     if args.write_results:
-        write_section(render(results, args.reps))
+        write_section(SECTION, render(results, args.reps))
         print(f"wrote {SECTION!r} in {RESULTS}")
 
 

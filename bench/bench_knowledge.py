@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Knowledge layer"
@@ -321,7 +323,7 @@ def main() -> None:
     print(json.dumps(report, indent=1))
     print(_markdown(report))
     if args.write_results:
-        _write_section(_markdown(report))
+        write_section(SECTION, _markdown(report))
 
 
 def _cpu_name() -> str:
@@ -383,16 +385,6 @@ def _markdown(r: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _write_section(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from balancedbio.common import atomic_write_text  # noqa: E402
+from results import write_section
+
 from balancedbio.config import load_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,21 +262,6 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md, leaving the others."""
-    current = RESULTS.read_text() if RESULTS.is_file() else "# Benchmark results\n"
-    lines = current.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new = "\n".join([*lines[:start], *text.rstrip("\n").splitlines(), "", *lines[end:]])
-    atomic_write_text(RESULTS, new.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=0.1, help="shipped task mix x scale")
@@ -290,7 +276,7 @@ def main() -> None:
     print(text)
     print(json.dumps({k: v for k, v in res.items() if k != "config"}, default=str))
     if args.write_results:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Each also has a model mode (:meth:`KnowledgeMcq.judge` grounds the model's optio
 from __future__ import annotations
 
 import re
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from balancedbio.data.constructors.base import (
@@ -261,26 +262,36 @@ def related(kg: Any, x: str, rng: random.Random, limit: int = 40) -> list[str]:
     rng.shuffle(sibs)
     if len(sibs) >= limit:
         return sibs[:limit]
-    cousins = sorted(
-        {
-            c
-            for p in kg.parents(x)
-            for g in kg.parents(p)
-            for u in kg.children(g)
-            for c in kg.children(u)
-        }
-        - set(sibs)
-        - {x}
-    )
+    grand = {g for p in kg.parents(x) for g in kg.parents(p)}
+    cousins = sorted(set().union(*(_grandchildren(kg, g) for g in grand)) - set(sibs) - {x})
     rng.shuffle(cousins)
     return sibs + cousins[: limit - len(sibs)]
 
 
+_GRANDCHILDREN: weakref.WeakKeyDictionary[Any, dict[str, frozenset[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _grandchildren(kg: Any, g: str) -> frozenset[str]:
+    """Children of the children of ``g``, memoized per graph (broad classes have thousands)."""
+    memo = _GRANDCHILDREN.setdefault(kg, {})
+    got = memo.get(g)
+    if got is None:
+        got = memo[g] = frozenset(c for u in kg.children(g) for c in kg.children(u))
+    return got
+
+
 def mask_names(text: str, names: list[str]) -> str:
     """Replace the disease's own names in its definition with "this condition"."""
+    low = text.lower() if text.isascii() else None
     for name in sorted(names, key=len, reverse=True):
-        if len(name) >= 3:
-            text = re.sub(rf"\b{re.escape(name)}\b", "this condition", text, flags=re.I)
+        if len(name) < 3:
+            continue
+        if low is not None and name.isascii() and name.lower() not in low:
+            continue  # cannot match (ASCII: re.I equals lower-casing); skips a regex compile
+        text = re.sub(rf"\b{re.escape(name)}\b", "this condition", text, flags=re.I)
+        low = text.lower() if text.isascii() else None
     return text
 
 

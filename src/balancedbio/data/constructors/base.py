@@ -12,6 +12,7 @@ A constructor turns one :class:`~balancedbio.data.seeds.Seed` into one item (a r
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -101,6 +102,12 @@ class Constructor:
     def n_options(self, rng: random.Random) -> int:
         c = self.cfg.construct
         return rng.randint(c.min_options, c.max_options)
+
+
+def most_shared(shared: dict[str, int], n: int) -> list[str]:
+    """The ``n`` keys with the highest counts, ties by key: ``sorted(...)[:n]`` without
+    sorting every neighbour (a common finding brings hundreds)."""
+    return [d for _, d in heapq.nsmallest(n, [(-k, d) for d, k in shared.items()])]
 
 
 def reject(reason: str, message: str, stage: str = "construct") -> Rejection:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from balancedbio.data.constructors.base import Constructor, reject
+from balancedbio.data.constructors.base import Constructor, most_shared, reject
 from balancedbio.data.records import Rejection, fact
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def add_differential(con: Constructor, case: Case, rng: random.Random) -> Case |
     text_of = dict((p, t) for t, p in case.findings)
     aliases = set(idx.disease_aliases(case.disease)) | {case.disease}
     shared = idx.neighbours(case.disease, ids)
-    ranked = sorted(shared, key=lambda d: (-shared[d], d))[:40]
+    ranked = most_shared(shared, 40)
     rng.shuffle(ranked)
     ranked.sort(key=lambda d: -shared[d])
     chosen: list[str] = []

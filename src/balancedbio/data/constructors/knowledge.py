@@ -28,6 +28,7 @@ from balancedbio.data.constructors.base import (
     McqSpec,
     Option,
     Result,
+    most_shared,
     reject,
     render_mcq,
 )
@@ -93,7 +94,7 @@ class McqPhenotype(KnowledgeMcq):
         aliases = idx.disease_aliases(d) or (d,)
         direct = idx.direct.get(d, frozenset())
         shared = idx.neighbours(d, findings)
-        ranked = sorted(shared, key=lambda o: (-shared[o], o))[:20]  # most similar diseases
+        ranked = most_shared(shared, 20)  # most similar diseases
         rng.shuffle(ranked)
         out: list[Option] = []
         seen: set[str] = set()

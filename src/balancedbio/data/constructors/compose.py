@@ -14,6 +14,7 @@ any reference that fails (``ifeval:<id>``).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -144,6 +145,22 @@ class Plan:
         return iid in self.kwargs
 
 
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _mentions(text: str, word: str) -> bool:
+    """``re.search(rf"\\b{word}\\b", text, re.I)``; for ASCII text and a plain ASCII word it
+    is a set lookup among the text's words (one tokenization per text, memoized)."""
+    if text.isascii() and _ASCII_WORD.fullmatch(word):
+        return word.lower() in _ascii_words(text)
+    return re.search(rf"\b{word}\b", text, re.I) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _ascii_words(text: str) -> frozenset[str]:
+    return frozenset(_ASCII_WORD.findall(text.lower()))
+
+
 def draw_kwargs(
     ids: Sequence[str],
     rng: random.Random,
@@ -165,7 +182,7 @@ def draw_kwargs(
             given["language"] = rng.choice(list(languages))
         if iid == forbidden:
             used = avoid + " " + json.dumps(out) + " " + " ".join(HIGHLIGHTS + PLACEHOLDERS)
-            ok = [w for w in vocabulary if not re.search(rf"\b{w}\b", used, re.I)]
+            ok = [w for w in vocabulary if not _mentions(used, w)]
             given["forbidden_words"] = rng.sample(ok, 2)
         if iid == "detectable_format:number_highlighted_sections":
             given["num_highlights"] = rng.randint(1, len(HIGHLIGHTS))

@@ -53,6 +53,8 @@ def exact_match(pred: str | None, gold: str | Sequence[str]) -> bool:
 
 
 def _tag_blocks(text: str, tag: str) -> list[re.Match[str]]:
+    if "<" not in text:
+        return []  # no tag at all (most texts): skip the regex
     name = re.escape(tag)
     return list(re.finditer(rf"<{name}>(.*?)</{name}>", text, re.DOTALL | re.IGNORECASE))
 
@@ -137,6 +139,10 @@ def _strip_think(text: str) -> str:
 
 def _cue_fragments(text: str) -> list[str]:
     """The line after each explicit answer statement, last statement first."""
+    if text.isascii():  # no cue word (ASCII: lower-casing is what re.I does): skip the scan
+        low = text.lower()
+        if "answer" not in low and "option" not in low and "choice" not in low:
+            return []
     frags = []
     for m in _CUE.finditer(text):
         line = text[m.end() :].split("\n", 1)[0]

@@ -38,6 +38,7 @@ The answer is the rest of the last ``Answer:`` line (or the next non-empty line)
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -131,6 +132,7 @@ def format_trace(
     return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(label: str) -> str:
     key = re.sub(r"\s*([/&])\s*", r"\1", " ".join(label.lower().split()))
     return key.replace("work up", "work-up")

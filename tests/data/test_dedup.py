@@ -155,3 +155,71 @@ def test_bad_parameters() -> None:
         NearDupIndex(threshold=0)
     with pytest.raises(ValueError):
         NearDupIndex(num_perm=16, bands=(4, 5))
+
+
+def _texts(n: int, seed: int) -> list[str]:
+    """Varied texts: short, long, repeated n-grams, punctuation, case, non-ASCII, empty."""
+    rng = random.Random(seed)
+    extra = ["Ünïcödé", "ﬁnal", "Straße", "½ dose", "naïve", "—", "!!", "Ⅻ", "ǅ", "\u00a0", "\t"]
+    out = ["", " ", "?!", "one", "two words", "a b c d", "a b c d e", "a b c d e f"]
+    for _ in range(n):
+        pool = VOCAB[: rng.choice([5, 50, 3000])]  # small pools repeat n-grams
+        toks = [rng.choice(pool) for _ in range(rng.randint(1, 120))]
+        for k in range(len(toks)):
+            roll = rng.random()
+            if roll < 0.05:
+                toks[k] = toks[k].upper() + rng.choice([",", ".", "?", ")", ""])
+            elif roll < 0.08:
+                toks[k] = rng.choice(extra)
+        out.append(rng.choice([" ", "  ", "\n"]).join(toks))
+    return out
+
+
+def _reference_normalize(text: str) -> str:
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(" " if unicodedata.category(c).startswith(("P", "S")) else c for c in text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_normalize_matches_its_definition() -> None:
+    for text in _texts(300, seed=11):
+        assert normalize.__wrapped__(text) == _reference_normalize(text), text
+
+
+def test_minhash_signature_equals_plain_modular_arithmetic() -> None:
+    """The numpy signature is min over distinct shingles x of (a*x + b) % (2**61 - 1)."""
+    import xxhash
+
+    hasher = MinHasher(num_perm=32, ngram=5, seed=3)
+    a, b, mod = hasher.a.tolist(), hasher.b.tolist(), (1 << 61) - 1
+    for text in _texts(300, seed=12):
+        words = normalize(text).split()
+        n = min(5, max(len(words), 1))
+        grams = {" ".join(words[i : i + n]) for i in range(max(len(words) - n + 1, 1))}
+        xs = [xxhash.xxh32_intdigest(g.encode(), seed=3) for g in grams]
+        want = [min((ai * x + bi) % mod for x in xs) for ai, bi in zip(a, b, strict=True)]
+        assert hasher.signature(text).tolist() == want, text
+        assert sorted(hasher.shingles(text).tolist()) == sorted(xs)
+
+
+def test_minhash_mod_correction_for_values_at_or_above_the_modulus() -> None:
+    """a*x + b = 2**62 - 1 has hi + lo = M + 1 >= M: the conditional subtraction gives 1."""
+    hasher = MinHasher(num_perm=4, seed=0)
+    word = next(w for w in VOCAB if int(hasher.shingles(w)[0]) > 1 << 30)
+    x, target = int(hasher.shingles(word)[0]), (1 << 62) - 1
+    a = target // x
+    hasher.a[:] = np.uint64(a)
+    hasher.b[:] = np.uint64(target - a * x)
+    assert a < 1 << 32 and target - a * x < 1 << 32
+    assert hasher.signature(word).tolist() == [target % ((1 << 61) - 1)] * 4 == [1] * 4
+
+
+def test_decontaminator_short_ascii_shortcut_agrees_with_tokens() -> None:
+    deco = Decontaminator([" ".join(words(13, 9))], n=13)
+    for text in _texts(200, seed=13):
+        for seg in (text[:24], text[:25], text):
+            full = len(normalize(seg).split()) >= 13 and deco.check(seg) is not None
+            assert (deco.check(seg) is not None) == full

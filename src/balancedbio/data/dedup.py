@@ -17,17 +17,17 @@
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import xxhash
 
 _MERSENNE = np.uint64((1 << 61) - 1)
-_SPACE = re.compile(r"\s+")
+_SHIFT = np.uint64(61)
 
 
 def _is_punct(ch: str) -> bool:
@@ -51,14 +51,29 @@ def _strip_punct(text: str) -> str:
     return text.translate(_PUNCT_TABLE)
 
 
+def _ascii_punct_table() -> bytes:
+    table = bytearray(range(256))
+    for code in range(128):
+        if _is_punct(chr(code)):
+            table[code] = ord(" ")
+    return bytes(table)
+
+
+_ASCII_PUNCT = _ascii_punct_table()
+
+
 @functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Casefold, NFKC, punctuation/symbols to spaces, whitespace collapsed.
 
     Memoized: the gate normalizes one text for the exact hash and again for its shingles.
+    (``str.split()`` splits on exactly the characters ``re``'s ``\\s`` matches; ASCII text
+    is its own NFKC form and casefolds as ``lower()``, so it takes a byte-table shortcut.)
     """
+    if text.isascii():
+        return " ".join(text.lower().encode().translate(_ASCII_PUNCT).decode().split())
     text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACE.sub(" ", _strip_punct(text)).strip()
+    return " ".join(_strip_punct(text).split())
 
 
 def tokens(text: str) -> list[str]:
@@ -146,27 +161,38 @@ class MinHasher:
         self.num_perm, self.ngram, self.seed = num_perm, ngram, seed
         self.a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
         self.b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
+        self._b_row = self.b[None, :]
+
+    def _grams(self, text: str) -> Iterable[str]:
+        """The word n-grams (the whole text if it is shorter), repeats kept."""
+        words = tokens(text)
+        n = min(self.ngram, max(len(words), 1))
+        return map(" ".join, zip(*(words[k:] for k in range(n)), strict=False)) if words else [""]
+
+    def _hash(self, grams: Iterable[str]) -> Iterator[int]:
+        return map(xxhash.xxh32_intdigest, map(str.encode, grams), repeat(self.seed))
 
     def shingles(self, text: str) -> np.ndarray:
         """32-bit hashes of the distinct word n-grams (the whole text if it is shorter)."""
-        words = tokens(text)
-        n = min(self.ngram, max(len(words), 1))
-        grams = {" ".join(words[i : i + n]) for i in range(max(len(words) - n + 1, 1))}
-        return np.fromiter(
-            (xxhash.xxh32_intdigest(g.encode("utf-8"), seed=self.seed) for g in grams),
-            dtype=np.uint64,
-            count=len(grams),
-        )
+        grams = set(self._grams(text))
+        return np.fromiter(self._hash(grams), dtype=np.uint64, count=len(grams))
 
     def signature(self, text: str) -> np.ndarray:
-        x = self.shingles(text)
+        """Per permutation, the least ``(a*x + b) mod (2**61 - 1)`` over the shingles ``x``."""
         # a, x < 2**32 and b < 2**32: a*x + b < 2**64, so no uint64 overflow before the mod.
-        y = self.a[:, None] * x[None, :] + self.b[:, None]
+        # Repeated n-grams do not change a minimum, so they are not removed first.
+        x = np.fromiter(self._hash(self._grams(text)), dtype=np.uint64)
+        y = np.multiply.outer(x, self.a)  # (shingles, perms)
+        y += self._b_row
         # y mod (2**61 - 1) without a division: y = hi * 2**61 + lo == hi + lo (mod M), and
-        # hi + lo < M + 8, so one conditional subtraction finishes it (same values as %).
-        y = (y & _MERSENNE) + (y >> np.uint64(61))
-        hashed = np.where(y >= _MERSENNE, y - _MERSENNE, y)
-        return hashed.min(axis=1)
+        # hi + lo < M + 8, so one conditional subtraction finishes it (same values as %);
+        # it is needed only where some hi + lo >= M, which one max() finds.
+        hi = y >> _SHIFT
+        y &= _MERSENNE
+        y += hi
+        if y.max() >= _MERSENNE:
+            y[y >= _MERSENNE] -= _MERSENNE
+        return y.min(axis=0)
 
 
 class NearDupIndex:
@@ -192,8 +218,9 @@ class NearDupIndex:
         self._sigs: list[np.ndarray] = []
 
     def _band_keys(self, sig: np.ndarray) -> list[bytes]:
-        r = self.rows
-        return [sig[i * r : (i + 1) * r].tobytes() for i in range(self.bands)]
+        """The bytes of each band's rows (``sig[i*r:(i+1)*r].tobytes()``)."""
+        raw, size = sig.tobytes(), self.rows * sig.itemsize
+        return [raw[i * size : (i + 1) * size] for i in range(self.bands)]
 
     def query(self, text: str) -> tuple[str, float] | None:
         """The earliest-added item whose estimated Jaccard with ``text`` >= threshold."""
@@ -230,10 +257,9 @@ class NearDupIndex:
 
 
 def _gram_hashes(words: list[str], n: int) -> list[int]:
-    return [
-        xxhash.xxh64_intdigest(" ".join(words[i : i + n]).encode("utf-8"))
-        for i in range(len(words) - n + 1)
-    ]
+    """xxh64 of each word n-gram (joined by spaces), in order; none if fewer than n words."""
+    grams = map(" ".join, zip(*(words[k:] for k in range(n)), strict=False))
+    return list(map(xxhash.xxh64_intdigest, map(str.encode, grams)))
 
 
 @dataclass(frozen=True)
@@ -271,6 +297,8 @@ class Decontaminator:
 
     def check(self, text: str) -> Contamination | None:
         """The first shared n-gram, or None when ``text`` is clean."""
+        if self.short_n is None and len(text) < 2 * self.n - 1 and text.isascii():
+            return None  # under n tokens, as n ASCII tokens need n - 1 separators
         words = tokens(text)
         checks: list[tuple[int, set[int]]] = []
         if len(words) >= self.n:

@@ -82,10 +82,14 @@ LOCK = ".lock"
 VERSION = 1
 
 
+# Encoders built once: ``json.dumps(obj, **kw)`` is ``JSONEncoder(**kw).encode(obj)``.
+_STRICT = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+_LOOSE = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_SORTED = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False).encode
+
+
 def _json_line(obj: Any, strict: bool) -> str:
-    if strict:
-        return json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n"
-    return json.dumps(obj, ensure_ascii=False, default=str) + "\n"
+    return (_STRICT(obj) if strict else _LOOSE(obj)) + "\n"
 
 
 def _label(value: Any) -> str:
@@ -279,7 +283,7 @@ class ShardWriter:
         self._writable()
         row = dict(item)
         for key in self.json_fields:
-            row[key] = json.dumps(row.get(key), sort_keys=True, ensure_ascii=False, allow_nan=False)
+            row[key] = _SORTED(row.get(key))
         self._items.append(self._schema.check(row))
         self._open_seed = True
 

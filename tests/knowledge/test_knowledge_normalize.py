@@ -35,13 +35,15 @@ def test_normalize(text: str, expected: str) -> None:
         "   ",
         "a",
         "x\u00a0y\u2028z",
+        "  lead and trail  ",
+        "a__b--c  d\te\x1cf",
     ],
 )
 def test_tokenize_matches_normalize_and_offsets(text: str) -> None:
     tokens, starts, ends = tokenize(text)
     assert " ".join(tokens) == normalize(text)
     assert len(tokens) == len(starts) == len(ends)
-    for tok, s, e in zip(tokens, starts.tolist(), ends.tolist(), strict=True):
+    for tok, s, e in zip(tokens, starts, ends, strict=True):
         assert normalize(text[s:e]) == tok
 
 

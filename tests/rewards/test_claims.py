@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from balancedbio.knowledge import KnowledgeGraph
-from balancedbio.rewards.claims import check_claims, claims_score, extract_claims
+from balancedbio.rewards.claims import (
+    _ADVERBS,
+    _CLAUSE_END,
+    _CUE,
+    _cues,
+    check_claims,
+    claims_score,
+    extract_claims,
+)
 
 
 def facts(text: str, kg: KnowledgeGraph) -> list[tuple[str, str, str, bool]]:
@@ -118,3 +128,42 @@ def test_name_ending_in_a_digit_drops_the_final_period(kg: KnowledgeGraph) -> No
     ]
     text = "Marfan syndrome is also known as MFS1. It is rare."
     assert facts(text, kg) == [("name", "MONDO:0007947", "MFS1", True)]
+
+
+_WORDS = [
+    *_ADVERBS,
+    *"is are a an the one of also known as called referred to termed aka a.k.a. a.k.a "
+    "type kinds form subtype sub-type subclass variants category class characterized "
+    "characterised by presents presenting with manifests causes cause of leads results in "
+    "features feature include associated not but whereas which that if unlike X1 E11.9".split(),
+    "Marfan syndrome",
+    "seizure",
+    "ak",
+]
+
+
+def _random_text(rng: random.Random) -> str:
+    """Cue words and names in random case, joined by random separators."""
+    out = []
+    for _ in range(rng.randint(1, 30)):
+        word = rng.choice(_WORDS)
+        word = rng.choice([word, word, word, word.upper(), word.title()])
+        out.append(word + rng.choice([" ", " ", " ", ", ", ". ", "; ", "\n", "  ", "-", "(", ""]))
+    return "".join(out)
+
+
+def test_cue_and_clause_shortcuts_match_plain_regex_scans() -> None:
+    """``_cues`` and the per-cue clause search give exactly the full-scan results."""
+    rng = random.Random(7)
+    texts = [_random_text(rng) for _ in range(3000)] + ["Ünïcode İS A TYPE OF x", "ſo iS"]
+    for text in texts:
+        plain = list(_CUE.finditer(text))
+        assert [(m.span(), m.lastgroup) for m in _cues(text)] == [
+            (m.span(), m.lastgroup) for m in plain
+        ], text
+        ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+        for m in plain:
+            stop = _CLAUSE_END.search(text, m.end())
+            first = next((e for e in ends if e >= m.end()), None)
+            assert (stop.start() if stop else None) == first, text
+    assert sum(bool(_CUE.search(t)) for t in texts) > 1000  # the texts do exercise the cues

@@ -84,6 +84,7 @@ class KnowledgeGraph(RelationsMixin):
         self._ph_seen = bytearray(self._n)
         self._lazy: dict[str, Any] = {}
         self._spellings: dict[tuple[str, bool], tuple[int, str | None]] = {}
+        self._lookups: dict[str, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ ids
 
@@ -349,15 +350,23 @@ class KnowledgeGraph(RelationsMixin):
         """Ids whose name or synonym equals ``name`` up to case, punctuation and whitespace.
 
         Best first: current before obsolete, names before synonyms, HPO > MONDO > OMIM >
-        ORPHA > DECIPHER > ICD-10-CM > genes.
+        ORPHA > DECIPHER > ICD-10-CM > genes. Memoized per spelling (bounded): generation
+        looks the same few names up again and again.
         """
         if not isinstance(name, str):
             return []
-        return [self._ids[i] for i in self._name_nodes(normalize(name))]
+        got = self._lookups.get(name)
+        if got is None:
+            got = tuple([self._ids[i] for i in self._name_nodes(normalize(name))])
+            if len(self._lookups) >= _MAX_SPELLINGS:
+                self._lookups.clear()
+            self._lookups[name] = got
+        return list(got)
 
     def name_of(self, nid: str) -> str:
         """The primary name (label) of a node."""
-        return self.data.strings["names"][self._need(nid)]
+        i = self._index.get(nid) if isinstance(nid, str) else None
+        return self.data.strings["names"][self._need(nid) if i is None else i]
 
     # ------------------------------------------------------------------ grounding / facts
 

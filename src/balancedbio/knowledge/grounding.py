@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import ahocorasick
@@ -172,6 +173,9 @@ class Grounder:
             add(key, (node, len(key) // width, case or None))
         self.n_keys = len(keys)
         self._names = graph.data.strings["names"]
+        self._ids = graph._ids
+        self._source = graph._source
+        self._unknown = "\x01" * self.width
         if self.n_keys:
             self.automaton.make_automaton()
 
@@ -184,21 +188,22 @@ class Grounder:
         if not isinstance(text, str) or not text or not self.n_keys:
             return []
         tokens, starts, ends = tokenize(text)
-        get, width = self.vocab.get, self.width
-        unknown = "\x01" * width
-        encoded = "".join([get(t, unknown) for t in tokens])
+        encoded = "".join(map(self.vocab.get, tokens, repeat(self._unknown)))
+        width = self.width
         hits = []
         for end, (node, ntok, case) in self.automaton.iter(encoded):
             last = end // width
             first = last - ntok + 1
-            hits.append((int(starts[first]) - int(ends[last]), first, last, node, case))
+            hits.append((starts[first] - ends[last], first, last, node, case))
+        if not hits:
+            return []
         hits.sort()  # longest (in characters) first, then leftmost
         taken = bytearray(len(tokens) + 1)
         chosen: list[tuple[int, int, int]] = []
         for _, first, last, node, case in hits:
             if taken.find(1, first, last + 1) >= 0:
                 continue
-            o_start, o_end = int(starts[first]), int(ends[last])
+            o_start, o_end = starts[first], ends[last]
             if case is not None and text[o_start:o_end] != case:
                 continue
             if _SENTENCE_BREAK.search(text, o_start, o_end) and not self._dotted(node):
@@ -206,9 +211,8 @@ class Grounder:
             taken[first : last + 1] = b"\x01" * (last + 1 - first)
             chosen.append((o_start, o_end, node))
         chosen.sort()
-        g = self.graph
-        ids, names = g.data.strings["ids"], g.data.strings["names"]
+        ids, names, source = self._ids, self._names, self._source
         return [
-            Mention(s, e, text[s:e], ids[node], SOURCES[g._source[node]], names[node])
+            Mention(s, e, text[s:e], ids[node], SOURCES[source[node]], names[node])
             for s, e, node in chosen
         ]

@@ -9,8 +9,8 @@ matches in text iff its normalized tokens occur there as consecutive whole token
 from __future__ import annotations
 
 import re
-
-import numpy as np
+from itertools import accumulate, compress, repeat
+from operator import add
 
 _NON_WORD = re.compile(r"[\W_]+")
 _NON_WORD_CHAR = re.compile(r"[^\w ]|_")
@@ -33,23 +33,25 @@ def _lower_same_length(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
-def tokenize(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+def tokenize(text: str) -> tuple[list[str], list[int], list[int]]:
     """Normalized tokens of running text with their ``[start, end)`` offsets in ``text``.
 
     ``" ".join(tokens) == normalize(text)``: the same transform, keeping positions, so a
-    name matches in text iff its normalized tokens occur as consecutive tokens.
+    name matches in text iff its normalized tokens occur as consecutive tokens. Pure Python
+    on C-level iterators: grounding tokenizes many short texts, where numpy's per-call
+    overhead dominated.
     """
     if text.isascii():
         flat = text.translate(_ASCII_TABLE)
-        codes = np.frombuffer(flat.encode("ascii"), dtype=np.uint8)
     else:
         flat = _NON_WORD_CHAR.sub(" ", _lower_same_length(text))
-        codes = np.frombuffer(flat.encode("utf-32-le"), dtype="<u4")
-    word = codes != 32
-    edges = np.diff(word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    return flat.split(), starts, ends
+    # Only " " separates tokens in ``flat``; the pieces between single spaces (empty where
+    # spaces repeat) each start one past the end of the previous one.
+    pieces = flat.split(" ")
+    tokens = list(filter(None, pieces))
+    offsets = accumulate(map(add, map(len, pieces), repeat(1)), initial=0)
+    starts = list(compress(offsets, pieces))
+    return tokens, starts, list(map(add, starts, map(len, tokens)))
 
 
 # --------------------------------------------------------------------------- identifiers

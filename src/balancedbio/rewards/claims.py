@@ -41,8 +41,22 @@ from balancedbio.rewards.entities import Entity, find_entities
 if TYPE_CHECKING:
     from balancedbio.knowledge import KnowledgeGraph, Verdict
 
-_ADV = r"(?:(?:typically|classically|commonly|often|usually|frequently|mainly|"
-_ADV += r"characteristically|primarily|mostly|may|can|also)\s+)*"
+_ADVERBS = (
+    "typically",
+    "classically",
+    "commonly",
+    "often",
+    "usually",
+    "frequently",
+    "mainly",
+    "characteristically",
+    "primarily",
+    "mostly",
+    "may",
+    "can",
+    "also",
+)
+_ADV = rf"(?:(?:{'|'.join(_ADVERBS)})\s+)*"
 _CUES = [
     (
         "is_a",
@@ -62,6 +76,15 @@ _CUES = [
     ),
 ]
 _CUE = re.compile("|".join(f"(?P<{rel}>{pat})" for rel, pat in _CUES), re.IGNORECASE)
+#: Every cue starts, at a word boundary, with one of these (prefixes of its first word; keep
+#: in sync with ``_CUES``). ``_CUE_START`` finds them in lower-cased text: first letter as a
+#: character set (so ``re`` scans for it quickly), then "no word character before it".
+_CUE_FIRST = ("is", "are", "a.", "ak", *_ADVERBS, "characteri", "present", "manifest")
+_CUE_FIRST += ("caus", "lead", "result", "feature")
+_CUE_START = re.compile(
+    f"[{''.join(sorted({w[0] for w in _CUE_FIRST}))}]"
+    rf"(?<!\w\w)(?:{'|'.join(re.escape(w[1:]) for w in _CUE_FIRST)})"
+)
 # A period ends a sentence unless a digit follows (a decimal): "... type 1." ends one too.
 _SENT_END = re.compile(r"\.(?!\d)|[;!?\n]")
 _CLAUSE_END = re.compile(
@@ -81,6 +104,8 @@ _ICD = re.compile(
     r"(?:(?i:ICD-?10(?:-CM)?)\s+)?(?:(?P<kind>(?i:chapter|block|category|code|range))\s+)?"
     rf"(?P<parent>{_CODE}(?:\s*[-\u2013]\s*{_CODE})?|\d{{1,2}}\b|[IVXLC]+\b)"
 )
+#: Every ``_ICD`` match contains its code, hence this.
+_ICD_HINT = re.compile(r"[A-TV-Z]\d\d")
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 
@@ -169,14 +194,33 @@ def _subject(
     return last, not _ELLIPSIS.search(text, last.end, cue.start())
 
 
+def _cues(text: str) -> list[re.Match[str]]:
+    """``list(_CUE.finditer(text))``, trying ``_CUE`` only where a cue word starts.
+
+    Scanning every position with the full pattern dominated claim checking. The shortcut
+    needs ASCII text: there ``IGNORECASE`` is plain ASCII case folding, so the candidates
+    are found in ``text.lower()`` (same offsets) with a case-sensitive pattern.
+    """
+    if not text.isascii():
+        return list(_CUE.finditer(text))
+    out = []
+    pos = 0
+    for start in _CUE_START.finditer(text.lower()):
+        if start.start() >= pos:
+            m = _CUE.match(text, start.start())
+            if m is not None:
+                out.append(m)
+                pos = m.end()
+    return out
+
+
 def extract_claims(text: str, kg: KnowledgeGraph, unknown: list[str] | None = None) -> list[Claim]:
     """Relations stated in ``text`` (see the module docstring); spans of a pattern that
     ground to nothing are appended to ``unknown`` if given."""
     unknown = unknown if unknown is not None else []
     ents = find_entities(kg, text)
-    cues = list(_CUE.finditer(text))
+    cues = _cues(text)
     sents = [m.end() for m in _SENT_END.finditer(text)]
-    clauses = [m.start() for m in _CLAUSE_END.finditer(text)]
     claims: list[Claim] = []
     prev_end, prev_subj, prev_sent = 0, None, -1
     for k, cue in enumerate(cues):
@@ -196,8 +240,10 @@ def extract_claims(text: str, kg: KnowledgeGraph, unknown: list[str] | None = No
             continue
         if _NEGATION.search(text, max(subj.end, lo), cue.end()):
             continue
-        j = bisect.bisect_left(clauses, cue.end())
-        hi = clauses[j] if j < len(clauses) else len(text)
+        # The first clause end at or after the cue (no finditer match can start inside
+        # another: they are single characters or whole words).
+        stop = _CLAUSE_END.search(text, cue.end())
+        hi = stop.start() if stop is not None else len(text)
         if k + 1 < len(cues) and cues[k + 1].start() < hi:
             nxt = cues[k + 1]
             hi = nxt.start()
@@ -241,7 +287,9 @@ def _chapter(value: str) -> str | None:
 
 
 def _icd_claims(kg: KnowledgeGraph, text: str, unknown: list[str]) -> list[Claim]:
-    out = []
+    out: list[Claim] = []
+    if _ICD_HINT.search(text) is None:
+        return out
     for m in _ICD.finditer(text):
         code = kg.resolve(m.group("code"))
         raw = re.sub(r"\s*[-\u2013]\s*", "-", m.group("parent"))

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
     from balancedbio.knowledge import KnowledgeGraph
@@ -41,6 +42,12 @@ _PHRASE_SEP = re.compile(
     r"[,;:\n\u2022]|(?<!\d)\.(?!\d)|\b(?:and|or|with|plus|also)\b", re.IGNORECASE
 )
 _LEAD = re.compile(r"[\s\-*+>#\d.)]*(?:(?:a|an|the|some|marked|mild|severe)\s+)*", re.IGNORECASE)
+
+
+#: Per graph: ``(grounded id, span text)`` -> the entity's ids (bounded memo).
+_mention_ids: WeakKeyDictionary[KnowledgeGraph, dict[tuple[str, str], tuple[str, ...]]]
+_mention_ids = WeakKeyDictionary()
+_MAX_MEMO = 100_000
 
 
 def shared_graph(cache_dir: str | None = None) -> KnowledgeGraph:
@@ -90,19 +97,27 @@ def same_name_ids(kg: KnowledgeGraph, nid: str) -> tuple[str, ...]:
 def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity]:
     """Grounded mentions and explicit CURIEs of ``text``, in order; offsets + ``offset``."""
     curies = []
-    for m in _CURIE.finditer(text):
+    for m in _CURIE.finditer(text) if ":" in text else ():
         canon = kg.resolve(m.group().replace(" ", ""))
         if canon is not None:
-            curies.append(Entity(m.start(), m.end(), m.group(), same_name_ids(kg, canon)))
+            start, end = m.span()
+            curies.append(Entity(start + offset, end + offset, m.group(), same_name_ids(kg, canon)))
+    memo = _mention_ids.get(kg)
+    if memo is None:
+        memo = _mention_ids[kg] = {}
     out = list(curies)
     for m in kg.ground(text):
-        if any(c.overlaps(m.start, m.end) for c in curies):
+        start, end = m.start + offset, m.end + offset
+        if curies and any(c.overlaps(start, end) for c in curies):
             continue
-        ids = _unique([m.id, *kg.lookup(m.text), *kg.lookup(m.name)])
-        out.append(Entity(m.start, m.end, m.text, ids))
-    out.sort(key=lambda e: e.start)
-    if offset:
-        out = [Entity(e.start + offset, e.end + offset, e.text, e.ids) for e in out]
+        ids = memo.get((m.id, m.text))
+        if ids is None:
+            if len(memo) >= _MAX_MEMO:
+                memo.clear()
+            ids = memo[m.id, m.text] = _unique([m.id, *kg.lookup(m.text), *kg.lookup(m.name)])
+        out.append(Entity(start, end, m.text, ids))
+    if curies:
+        out.sort(key=lambda e: e.start)
     return out
 
 

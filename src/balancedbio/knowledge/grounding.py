@@ -185,34 +185,52 @@ class Grounder:
 
     def ground(self, text: str) -> list[Mention]:
         """Longest non-overlapping mentions, in text order. Empty for non-text or no keys."""
+        ids, names, source = self._ids, self._names, self._source
+        return [
+            Mention(s, e, text[s:e], ids[node], SOURCES[source[node]], names[node])
+            for s, e, node in self._select(text)
+        ]
+
+    def spans(self, text: str) -> list[tuple[int, int, str, str]]:
+        """``(start, end, id, name)`` of each mention :meth:`ground` finds, without building
+        :class:`Mention` objects (cheaper for hot callers such as entity extraction)."""
+        ids, names = self._ids, self._names
+        return [(s, e, ids[node], names[node]) for s, e, node in self._select(text)]
+
+    def _select(self, text: str) -> list[tuple[int, int, int]]:
+        """``(start, end, node)`` of the longest non-overlapping hits, in text order."""
         if not isinstance(text, str) or not text or not self.n_keys:
             return []
         tokens, starts, ends = tokenize(text)
-        encoded = "".join(map(self.vocab.get, tokens, repeat(self._unknown)))
         width = self.width
         hits = []
-        for end, (node, ntok, case) in self.automaton.iter(encoded):
+        for end, (node, ntok, case) in self.automaton.iter(
+            "".join(map(self.vocab.get, tokens, repeat(self._unknown)))
+        ):
             last = end // width
             first = last - ntok + 1
             hits.append((starts[first] - ends[last], first, last, node, case))
         if not hits:
-            return []
+            return hits
         hits.sort()  # longest (in characters) first, then leftmost
         taken = bytearray(len(tokens) + 1)
+        # Only a span of several tokens can hold a sentence break, and only if the text has one.
+        breaks = _SENTENCE_BREAK.search(text) is not None
         chosen: list[tuple[int, int, int]] = []
         for _, first, last, node, case in hits:
-            if taken.find(1, first, last + 1) >= 0:
+            if taken[first] if first == last else taken.find(1, first, last + 1) >= 0:
                 continue
             o_start, o_end = starts[first], ends[last]
             if case is not None and text[o_start:o_end] != case:
                 continue
-            if _SENTENCE_BREAK.search(text, o_start, o_end) and not self._dotted(node):
+            if (
+                breaks
+                and first != last
+                and _SENTENCE_BREAK.search(text, o_start, o_end)
+                and not self._dotted(node)
+            ):
                 continue  # "...detachment. Autosomal dominant": two sentences, two mentions
             taken[first : last + 1] = b"\x01" * (last + 1 - first)
             chosen.append((o_start, o_end, node))
         chosen.sort()
-        ids, names, source = self._ids, self._names, self._source
-        return [
-            Mention(s, e, text[s:e], ids[node], SOURCES[source[node]], names[node])
-            for s, e, node in chosen
-        ]
+        return chosen

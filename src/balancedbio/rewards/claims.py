@@ -153,7 +153,21 @@ def _pairs(relation: str, subj: Entity, obj: Entity) -> list[tuple[str, str]]:
     return [(s, o) for s in subj.ids for o in obj.ids if _prefix(s) == _prefix(o)]
 
 
-def _claim(kg: KnowledgeGraph, relation: str, subj: Entity, obj: Entity, text: str) -> Claim | None:
+class _Checks(dict[tuple[str, str, str], "Verdict"]):
+    """``checks[relation, subject, object]``: memoized ``kg.check`` verdicts of one text.
+    Choosing a claim's reading checks it already; :func:`check_claims` reuses that verdict."""
+
+    def __init__(self, kg: KnowledgeGraph) -> None:
+        super().__init__()
+        self.kg = kg
+
+    def __missing__(self, key: tuple[str, str, str]) -> Verdict:
+        relation, subject, obj = key
+        got = self[key] = self.kg.check({"relation": relation, "subject": subject, "object": obj})
+        return got
+
+
+def _claim(checks: _Checks, relation: str, subj: Entity, obj: Entity, text: str) -> Claim | None:
     """The claim under its charitable reading (see the module docstring)."""
     pairs = _pairs(relation, subj, obj)
     if not pairs:
@@ -161,22 +175,15 @@ def _claim(kg: KnowledgeGraph, relation: str, subj: Entity, obj: Entity, text: s
             return None  # the object is not a phenotype (or the subject not a disease)
         pairs = [(subj.ids[0], obj.ids[0])]
     chosen = next(
-        (
-            p
-            for p in pairs
-            if kg.check({"relation": relation, "subject": p[0], "object": p[1]}).valid
-        ),
+        (p for p in pairs if checks[relation, p[0], p[1]].valid),
         pairs[0],
     )
     span = (min(subj.start, obj.start), max(subj.end, obj.end))
     return Claim(relation, chosen[0], chosen[1], span, text[span[0] : span[1]])
 
 
-def _name_claim(kg: KnowledgeGraph, subj: Entity, name: str, end: int, text: str) -> Claim:
-    chosen = next(
-        (i for i in subj.ids if kg.check({"relation": "name", "subject": i, "object": name}).valid),
-        subj.ids[0],
-    )
+def _name_claim(checks: _Checks, subj: Entity, name: str, end: int, text: str) -> Claim:
+    chosen = next((i for i in subj.ids if checks["name", i, name].valid), subj.ids[0])
     return Claim("name", chosen, name, (subj.start, end), text[subj.start : end])
 
 
@@ -217,7 +224,11 @@ def _cues(text: str) -> list[re.Match[str]]:
 def extract_claims(text: str, kg: KnowledgeGraph, unknown: list[str] | None = None) -> list[Claim]:
     """Relations stated in ``text`` (see the module docstring); spans of a pattern that
     ground to nothing are appended to ``unknown`` if given."""
-    unknown = unknown if unknown is not None else []
+    return _extract(text, _Checks(kg), [] if unknown is None else unknown)
+
+
+def _extract(text: str, checks: _Checks, unknown: list[str]) -> list[Claim]:
+    kg = checks.kg
     ents = find_entities(kg, text)
     cues = _cues(text)
     sents = [m.end() for m in _SENT_END.finditer(text)]
@@ -258,18 +269,18 @@ def extract_claims(text: str, kg: KnowledgeGraph, unknown: list[str] | None = No
             for name in re.split(r"\bor\b", text[cue.end() : names_end]):
                 name = name.strip().strip("\"'\u201c\u201d*_`").strip()
                 if name:
-                    claims.append(_name_claim(kg, subj, name, names_end, text))
+                    claims.append(_name_claim(checks, subj, name, names_end, text))
             prev_end = names_end
         elif rel == "is_a":
             if not objs:
                 unknown.append(text[cue.end() : hi].strip())
                 continue
-            got = _claim(kg, rel, subj, objs[0], text)
+            got = _claim(checks, rel, subj, objs[0], text)
             claims += [got] if got else []
             prev_end = objs[0].end
         else:
             for obj in objs:
-                got = _claim(kg, rel, subj, obj, text)
+                got = _claim(checks, rel, subj, obj, text)
                 claims += [got] if got else []
             prev_end = hi
     return sorted(claims + _icd_claims(kg, text, unknown), key=lambda c: c.span)
@@ -308,10 +319,9 @@ def _icd_claims(kg: KnowledgeGraph, text: str, unknown: list[str]) -> list[Claim
 def check_claims(text: str, kg: KnowledgeGraph) -> ClaimReport:
     """Extract the claims of ``text`` and check each against the graph."""
     unknown: list[str] = []
-    claims = extract_claims(text, kg, unknown)
-    verdicts = tuple(
-        kg.check({"relation": c.relation, "subject": c.subject, "object": c.object}) for c in claims
-    )
+    checks = _Checks(kg)
+    claims = _extract(text, checks, unknown)
+    verdicts = tuple(checks[c.relation, c.subject, c.object] for c in claims)
     n_true = sum(v.valid for v in verdicts)
     return ClaimReport(
         tuple(claims), verdicts, n_true, len(verdicts) - n_true, tuple(dict.fromkeys(unknown))

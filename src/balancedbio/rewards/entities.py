@@ -106,16 +106,17 @@ def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity
     if memo is None:
         memo = _mention_ids[kg] = {}
     out = list(curies)
-    for m in kg.ground(text):
-        start, end = m.start + offset, m.end + offset
+    for start, end, nid, name in kg.ground_spans(text):
+        span = text[start:end]
+        start, end = start + offset, end + offset
         if curies and any(c.overlaps(start, end) for c in curies):
             continue
-        ids = memo.get((m.id, m.text))
+        ids = memo.get((nid, span))
         if ids is None:
             if len(memo) >= _MAX_MEMO:
                 memo.clear()
-            ids = memo[m.id, m.text] = _unique([m.id, *kg.lookup(m.text), *kg.lookup(m.name)])
-        out.append(Entity(start, end, m.text, ids))
+            ids = memo[nid, span] = _unique([nid, *kg.lookup(span), *kg.lookup(name)])
+        out.append(Entity(start, end, span, ids))
     if curies:
         out.sort(key=lambda e: e.start)
     return out

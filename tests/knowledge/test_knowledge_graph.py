@@ -49,6 +49,9 @@ def test_lookup_names_and_synonyms(kg: KnowledgeGraph) -> None:
     assert ids[0] == "MONDO:0007739" and {"OMIM:143100", "ORPHA:399"} <= set(ids)
     assert kg.lookup("Type 2 diabetes mellitus")[:2] == ["MONDO:0005148", "ICD10CM:E11"]
     assert kg.lookup("no such thing at all") == [] and kg.lookup(None) == []  # type: ignore[arg-type]
+    got = kg.lookup("Seizure")
+    got.append("mutated")  # memoized per spelling, but every call gets its own list
+    assert kg.lookup("Seizure") == ["HP:0001250"]
 
 
 def test_hierarchy(kg: KnowledgeGraph) -> None:

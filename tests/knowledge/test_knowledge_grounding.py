@@ -19,6 +19,7 @@ def test_ground_basic_spans(kg: KnowledgeGraph) -> None:
         assert text[m.start : m.end] == m.text
     assert mentions[0].source == "hpo" and mentions[0].name == "Seizure"
     assert mentions[2].source == "mondo"
+    assert kg.ground_spans(text) == [(m.start, m.end, m.id, m.name) for m in mentions]
 
 
 def test_longest_match_wins(kg: KnowledgeGraph) -> None:

@@ -170,7 +170,7 @@ class Grounder:
         nodes = graph.data.arrays["ground_node"].tolist()
         add, width = self.automaton.add_word, self.width
         for key, node, case in zip(keys, nodes, cases, strict=True):
-            add(key, (node, len(key) // width, case or None))
+            add(key, (node, len(key) // width - 1, case or None))  # tokens after the first
         self.n_keys = len(keys)
         self._names = graph.data.strings["names"]
         self._ids = graph._ids
@@ -203,13 +203,12 @@ class Grounder:
             return []
         tokens, starts, ends = tokenize(text)
         width = self.width
-        hits = []
-        for end, (node, ntok, case) in self.automaton.iter(
-            "".join(map(self.vocab.get, tokens, repeat(self._unknown)))
-        ):
-            last = end // width
-            first = last - ntok + 1
-            hits.append((starts[first] - ends[last], first, last, node, case))
+        encoded = "".join(map(self.vocab.get, tokens, repeat(self._unknown)))
+        # (minus length in characters, first token, last token, node, required case)
+        hits = [
+            (starts[(last := end // width) - more] - ends[last], last - more, last, node, case)
+            for end, (node, more, case) in self.automaton.iter(encoded)
+        ]
         if not hits:
             return hits
         hits.sort()  # longest (in characters) first, then leftmost

@@ -182,7 +182,9 @@ def evaluate_workflow(
         ctx = context
     else:
         ctx = WorkflowContext.from_row(context, kg=context.get("kg"))
-    ctx = replace(ctx, notes={}, _entities={})  # per-trace memo and notes
+    # per-trace memo and notes; the steps' entities are cut from one grounding of the text
+    whole = text if isinstance(text, str) else None
+    ctx = replace(ctx, notes={}, _entities={}, _text=whole, _whole=None)
     if rules is None:
         spec = WorkflowSpec()
     elif isinstance(rules, WorkflowSpec):

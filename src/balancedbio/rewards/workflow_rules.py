@@ -108,6 +108,8 @@ class WorkflowContext:
     case_text: str = ""  # the case as given (prompt): data stated there counts
     notes: dict[str, Any] = field(default_factory=dict)
     _entities: dict[int, list[Entity]] = field(default_factory=dict, repr=False)
+    _text: str | None = field(default=None, repr=False)  # the trace's text, if known
+    _whole: list[Entity] | None = field(default=None, repr=False)  # entities of ``_text``
 
     def __post_init__(self) -> None:
         self.required_steps = _step_names(self.required_steps)
@@ -148,12 +150,52 @@ class WorkflowContext:
         key = step.content_start * 2 + phrases
         got = self._entities.get(key)
         if got is None:
-            got = find_entities(self.graph, step.content)
-            if phrases:
-                got = lookup_phrases(self.graph, step.content, got)
-            s = step.content_start
-            got = self._entities[key] = [Entity(e.start + s, e.end + s, e.text, e.ids) for e in got]
+            got = self._entities[key] = self._ground(step, phrases)
         return got
+
+    def _ground(self, step: Step, phrases: bool) -> list[Entity]:
+        s = step.content_start
+        got = self._sliced(step)
+        if got is not None and not phrases:
+            return got
+        if got is None:
+            got = find_entities(self.graph, step.content)
+        else:
+            got = [Entity(e.start - s, e.end - s, e.text, e.ids) for e in got]
+        if phrases:
+            got = lookup_phrases(self.graph, step.content, got)
+        return [Entity(e.start + s, e.end + s, e.text, e.ids) for e in got]
+
+    def _sliced(self, step: Step) -> list[Entity] | None:
+        """The step's entities cut from one grounding of the whole trace, or None when that
+        could differ from grounding the content alone.
+
+        Grounding is token-local (tokens are runs of letters and digits; the longest match
+        wins), so both agree when whitespace bounds the content and no whole-text entity
+        crosses its bounds (a crossing one may have hidden a shorter one inside). A capital
+        sigma lower-cases by context, so texts with one are grounded step by step.
+        """
+        text = self._text
+        if text is None:
+            return None
+        start, end = step.content_start, step.content_start + len(step.content)
+        if (start and not text[start - 1].isspace()) or (
+            end < len(text) and not text[end].isspace()
+        ):
+            return None
+        if self._whole is None:
+            if "\u03a3" in text:
+                self._text = None
+                return None
+            self._whole = find_entities(self.graph, text)
+        out = []
+        for e in self._whole:
+            if e.end <= start or e.start >= end:
+                continue
+            if e.start < start or e.end > end:
+                return None
+            out.append(e)
+        return out
 
 
 def _given(value: Any, default: Any) -> Any:

@@ -43,6 +43,7 @@ class KnowledgeIndex:
         self._aliases: dict[str, tuple[str, ...]] = {}
         self._specific: dict[str, bool] = {}
         self._verdicts: dict[tuple[Any, Any, Any], Verdict] = {}
+        self._findings: dict[str, tuple[str, ...]] = {}
         self._saved = 0
 
     # ------------------------------------------------------------------ persistence
@@ -53,6 +54,7 @@ class KnowledgeIndex:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return
+        self._findings.clear()  # they read the verdicts loaded here
         self._grounds.update(data.get("grounds", {}))
         if data.get("max_phenotype_diseases") == self.max_phenotype_diseases:
             self._specific.update(data.get("specific", {}))
@@ -112,13 +114,20 @@ class KnowledgeIndex:
         return got
 
     def findings(self, disease: str) -> list[str]:
-        """Specific, groundable phenotypes of a disease that are not (very) rare in it; sorted."""
-        rare = {
-            a.phenotype
-            for a in self.kg.annotations(disease)
-            if a.frequency in RARE_FREQUENCIES or a.negated
-        }
-        return sorted(p for p in self.direct.get(disease, ()) if p not in rare and self.specific(p))
+        """Specific, groundable phenotypes of a disease that are not (very) rare in it; sorted
+        (memoized: constructors ask again for the same diseases)."""
+        got = self._findings.get(disease)
+        if got is None:
+            rare = {
+                a.phenotype
+                for a in self.kg.annotations(disease)
+                if a.frequency in RARE_FREQUENCIES or a.negated
+            }
+            direct = self.direct.get(disease, ())
+            got = self._findings[disease] = tuple(
+                sorted(p for p in direct if p not in rare and self.specific(p))
+            )
+        return list(got)
 
     def neighbours(self, disease: str, phenotypes: Iterable[str]) -> dict[str, int]:
         """Other diseases sharing any of ``phenotypes`` -> how many they share."""
@@ -183,9 +192,9 @@ class KnowledgeIndex:
         return got
 
     def has_phenotype_any(self, diseases: Iterable[str], phenotype: str) -> bool:
-        """True-path check against any of ``diseases`` (``kg.check``)."""
-        check = self.check
-        return any(check("has_phenotype", d, phenotype).valid for d in diseases)
+        """True-path check against any of ``diseases`` (``kg.check``'s verdict, no reason)."""
+        holds = self.kg.checker.holds_phenotype
+        return any(holds(d, phenotype) for d in diseases)
 
     def display(self, nid: str) -> str:
         """A phenotype name as it reads mid-sentence ("Arachnodactyly" -> "arachnodactyly")."""

@@ -113,28 +113,47 @@ class RelationsMixin:
     def annotations(self, disease: str) -> tuple[Annotation, ...]:
         """Raw ``phenotype.hpoa`` annotations of a disease (MONDO: of its linked diseases)."""
         i = self._need(disease)
-        a, s = self.data.arrays, self.data.strings
+        a, ids, freqs = self.data.arrays, self._ids, self.data.strings["freqs"]
+        ptr = self._ann_ptr
         out: list[Annotation] = []
         for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
-            for k in range(int(a["ann_ptr"][d]), int(a["ann_ptr"][d + 1])):
-                onset = int(a["ann_onset"][k])
-                out.append(
-                    Annotation(
-                        disease=self._ids[d],
-                        phenotype=self._ids[int(a["ann_pheno"][k])],
-                        frequency=s["freqs"][int(a["ann_freq"][k])],
-                        onset=self._ids[onset] if onset >= 0 else None,
-                        negated=bool(a["ann_negated"][k]),
-                        aspect=chr(int(a["ann_aspect"][k])) if a["ann_aspect"][k] else "",
-                    )
+            lo, hi = ptr[d], ptr[d + 1]
+            if hi <= lo:
+                continue
+            rows = zip(
+                a["ann_pheno"][lo:hi].tolist(),
+                a["ann_freq"][lo:hi].tolist(),
+                a["ann_onset"][lo:hi].tolist(),
+                a["ann_negated"][lo:hi].tolist(),
+                a["ann_aspect"][lo:hi].tolist(),
+                strict=True,
+            )
+            out += [
+                Annotation(
+                    disease=ids[d],
+                    phenotype=ids[p],
+                    frequency=freqs[f],
+                    onset=ids[o] if o >= 0 else None,
+                    negated=bool(n),
+                    aspect=chr(x) if x else "",
                 )
+                for p, f, o, n, x in rows
+            ]
         return tuple(out)
 
     def disease_phenotypes(self, disease: str, propagate: bool = True) -> frozenset[str]:
-        """Phenotypes of a disease (NOT annotations excluded); ``propagate`` adds ancestors."""
+        """Phenotypes of a disease (NOT annotations excluded); ``propagate`` adds ancestors.
+
+        The direct ones are memoized per graph (validators ask for them once per item).
+        """
         i = self._need(disease)
-        got = self._pheno_array(i) if propagate else self._direct_arrays(i)[0]
-        return frozenset(self._ids[j] for j in got.tolist())
+        if propagate:
+            return frozenset(self._ids[j] for j in self._pheno_array(i).tolist())
+        memo = self._lazy.setdefault("direct_phenotypes", {})
+        got = memo.get(i)
+        if got is None:
+            got = memo[i] = frozenset(self._ids[j] for j in self._direct_arrays(i)[0].tolist())
+        return got
 
     def has_phenotype(self, disease: str, phenotype: str) -> bool:
         """True-path rule: the disease is annotated with the phenotype or a descendant of it."""

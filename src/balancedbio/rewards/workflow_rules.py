@@ -337,12 +337,9 @@ class DiagnosisSupported:
             if canon and canon.startswith("HP:"):
                 found.setdefault(canon, (kg.name_of(canon), (canon,)))
         supported, unsupported = [], []
+        holds = kg.checker.holds_phenotype  # kg.check's verdict, without its reason
         for text, phenos in found.values():
-            ok = any(
-                kg.check({"relation": "has_phenotype", "subject": d, "object": p}).valid
-                for d in diseases
-                for p in phenos
-            )
+            ok = any(holds(d, p) for d in diseases for p in phenos)
             (supported if ok else unsupported).append(text)
         return supported, unsupported
 

@@ -118,11 +118,7 @@ class KnowledgeIndex:
         (memoized: constructors ask again for the same diseases)."""
         got = self._findings.get(disease)
         if got is None:
-            rare = {
-                a.phenotype
-                for a in self.kg.annotations(disease)
-                if a.frequency in RARE_FREQUENCIES or a.negated
-            }
+            rare = self.kg.unusual_phenotypes(disease, RARE_FREQUENCIES)
             direct = self.direct.get(disease, ())
             got = self._findings[disease] = tuple(
                 sorted(p for p in direct if p not in rare and self.specific(p))
@@ -190,6 +186,12 @@ class KnowledgeIndex:
             {"relation": relation, "subject": subject, "object": obj}
         )
         return got
+
+    def holds(self, relation: Any, subject: Any, obj: Any = None) -> bool:
+        """``check(...).valid``; a ``has_phenotype`` fact skips composing a reason."""
+        if type(relation) is str and relation == "has_phenotype":
+            return self.kg.checker.holds_phenotype(subject, obj)
+        return self.check(relation, subject, obj).valid
 
     def has_phenotype_any(self, diseases: Iterable[str], phenotype: str) -> bool:
         """True-path check against any of ``diseases`` (``kg.check``'s verdict, no reason)."""

@@ -141,6 +141,24 @@ class RelationsMixin:
             ]
         return tuple(out)
 
+    def unusual_phenotypes(self, disease: str, frequencies: frozenset[str]) -> set[str]:
+        """Phenotypes a disease is annotated ``NOT`` or with one of ``frequencies`` (MONDO:
+        its linked diseases): :meth:`annotations` filtered, without building them."""
+        i = self._need(disease)
+        a, ids, freqs = self.data.arrays, self._ids, self.data.strings["freqs"]
+        ptr = self._ann_ptr
+        out: set[str] = set()
+        for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
+            lo, hi = ptr[d], ptr[d + 1]
+            rows = zip(
+                a["ann_pheno"][lo:hi].tolist(),
+                a["ann_freq"][lo:hi].tolist(),
+                a["ann_negated"][lo:hi].tolist(),
+                strict=True,
+            )
+            out.update(ids[p] for p, f, n in rows if n or freqs[f] in frequencies)
+        return out
+
     def disease_phenotypes(self, disease: str, propagate: bool = True) -> frozenset[str]:
         """Phenotypes of a disease (NOT annotations excluded); ``propagate`` adds ancestors.
 

@@ -141,6 +141,20 @@ class RelationsMixin:
             ]
         return tuple(out)
 
+    def annotates(self, disease: str) -> bool:
+        """Does the disease (MONDO: a linked disease) have a direct phenotype annotation that
+        is not ``NOT``? (``bool(disease_phenotypes(disease, propagate=False))``, cheaper.)"""
+        i = self._need(disease)
+        got = self._lazy.get("annotated")
+        if got is None:
+            a = self.data.arrays
+            rows = np.repeat(np.arange(self._n, dtype=np.int64), np.diff(a["ann_ptr"]))
+            pos = np.bincount(rows[a["ann_negated"] == 0], minlength=self._n) > 0
+            got = self._lazy["annotated"] = bytes(pos.astype(np.uint8))
+        if self._source[i] == SRC_MONDO:
+            return any(got[d] for d in self._xref_targets(i))
+        return bool(got[i])
+
     def unusual_phenotypes(self, disease: str, frequencies: frozenset[str]) -> set[str]:
         """Phenotypes a disease is annotated ``NOT`` or with one of ``frequencies`` (MONDO:
         its linked diseases): :meth:`annotations` filtered, without building them."""
@@ -160,18 +174,10 @@ class RelationsMixin:
         return out
 
     def disease_phenotypes(self, disease: str, propagate: bool = True) -> frozenset[str]:
-        """Phenotypes of a disease (NOT annotations excluded); ``propagate`` adds ancestors.
-
-        The direct ones are memoized per graph (validators ask for them once per item).
-        """
+        """Phenotypes of a disease (NOT annotations excluded); ``propagate`` adds ancestors."""
         i = self._need(disease)
-        if propagate:
-            return frozenset(self._ids[j] for j in self._pheno_array(i).tolist())
-        memo = self._lazy.setdefault("direct_phenotypes", {})
-        got = memo.get(i)
-        if got is None:
-            got = memo[i] = frozenset(self._ids[j] for j in self._direct_arrays(i)[0].tolist())
-        return got
+        got = self._pheno_array(i) if propagate else self._direct_arrays(i)[0]
+        return frozenset(self._ids[j] for j in got.tolist())
 
     def has_phenotype(self, disease: str, phenotype: str) -> bool:
         """True-path rule: the disease is annotated with the phenotype or a descendant of it."""

@@ -306,7 +306,7 @@ class DiagnosisSupported:
                     f"{expected[0]} ({kg.name_of(expected[0])})"
                 )
                 out.append(Violation(self.name, msg, (diag.start, diag.end)))
-        diseases = [d for d in diag.diseases if kg.disease_phenotypes(d, propagate=False)]
+        diseases = [d for d in diag.diseases if kg.annotates(d)]
         if not diseases:
             ctx.notes[self.name] = f"{diag.text!r}: no phenotype annotations, support unchecked"
             return out or None

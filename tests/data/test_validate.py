@@ -102,3 +102,26 @@ def test_grade_response_uses_the_item_verifiers(task: str) -> None:
         assert grade_response(item, "I do not know.")[0] is False
     else:
         assert instruction_failures(item, "") or instruction_failures(item, "x" * 3)
+
+
+def test_index_shortcuts_agree_with_the_fact_checker() -> None:
+    """``holds``/``has_phenotype_any`` give ``kg.check``'s validity; ``findings`` is memoized
+    but hands out a fresh list each time."""
+    eng = engine()
+    kg, index = eng.kg, eng.index
+    diseases = ["OMIM:143100", "ORPHA:240094", "MONDO:0007739", "HP:0001250", "OMIM: 143100"]
+    phenos = ["HP:0002072", "HP:0002071", "HP:0004322", "HP:0002063", "HP:0001275", "HP:0000057"]
+    for rel in ("has_phenotype", "is_a", "HAS_PHENOTYPE", None):
+        for d in diseases:
+            for p in [*phenos, None, 7]:
+                expected = kg.check({"relation": rel, "subject": d, "object": p}).valid
+                assert index.holds(rel, d, p) is expected, (rel, d, p)
+    for p in phenos:
+        expected = any(
+            kg.check({"relation": "has_phenotype", "subject": d, "object": p}).valid
+            for d in diseases
+        )
+        assert index.has_phenotype_any(diseases, p) is expected, p
+    found = index.findings("OMIM:143100")
+    found.append("HP:0000001")
+    assert index.findings("OMIM:143100") == found[:-1] and found[:-1]

@@ -73,6 +73,21 @@ def test_has_phenotype(kg: KnowledgeGraph, subject: str, obj: str, valid: bool) 
     assert verdict.valid is valid, verdict.reason
 
 
+def test_holds_phenotype_is_the_checks_validity(kg: KnowledgeGraph) -> None:
+    """The reason-free check agrees with ``check`` on every kind of input, in any order of
+    first use (the true-path memo has three states per disease)."""
+    subjects = ["OMIM:143100", "ORPHA:399", "MONDO:0007739", "ORPHA:240094", "HP:0001250"]
+    subjects += ["OMIM:154700", "MONDO:0000002", "OMIM: 143100", "omim:143100", "X:1", None, 3]
+    objects = ["HP:0002072", "HP:0002071", "HP:0000707", "HP:0004322", "HP:0002063"]
+    objects += ["HP:0001275", "HP:0000057", "MONDO:0005071", "hp:0002072", "", None, ["x"]]
+    pairs = [(s, o) for s in subjects for o in objects]
+    for k, (s, o) in enumerate(pairs + pairs[::-1]):
+        first = kg.checker.holds_phenotype(s, o) if k % 2 else None
+        expected = v(kg, "has_phenotype", s, o).valid
+        assert kg.checker.holds_phenotype(s, o) is expected, (s, o)
+        assert first in (None, expected), (s, o)
+
+
 def test_has_phenotype_reasons(kg: KnowledgeGraph) -> None:
     assert "annotated NOT HP:0002063" in v(kg, "has_phenotype", "ORPHA:240094", "HP:0002063").reason
     reason = v(kg, "has_phenotype", "OMIM:143100", "HP:0004322").reason

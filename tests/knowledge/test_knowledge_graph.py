@@ -85,6 +85,23 @@ def test_phenotypes_true_path(kg: KnowledgeGraph) -> None:
     assert "HP:0002063" not in kg.disease_phenotypes("ORPHA:240094")
 
 
+def test_annotation_summaries_match_annotations(kg: KnowledgeGraph) -> None:
+    """``annotates`` and ``unusual_phenotypes`` are :meth:`annotations` summarised (OMIM,
+    ORPHA, MONDO through xrefs, NOT-only and unannotated diseases alike)."""
+    unlinked = next(i for i in kg.ids(source="mondo") if not kg.xrefs(i))
+    diseases = ["OMIM:143100", "ORPHA:240094", "MONDO:0007739", unlinked, "HP:0001250"]
+    diseases += kg.ids(kind="disease", source="orpha")[:300] + kg.ids(kind="disease")[::97]
+    rare = frozenset({"HP:0040284", "HP:0040285"})
+    for d in diseases:
+        anns = kg.annotations(d)
+        assert kg.annotates(d) is bool(kg.disease_phenotypes(d, propagate=False)), d
+        for freqs in (rare, frozenset(), frozenset({""})):
+            expected = {a.phenotype for a in anns if a.negated or a.frequency in freqs}
+            assert kg.unusual_phenotypes(d, freqs) == expected, d
+    with pytest.raises(KeyError):
+        kg.annotates("OMIM:000000")
+
+
 def test_genes_and_edges(kg: KnowledgeGraph) -> None:
     assert "NCBIGene:3064" in kg.genes("OMIM:143100")
     assert "NCBIGene:3064" in kg.genes("MONDO:0007739")

@@ -350,3 +350,42 @@ def test_context_reuse_and_array_columns(kg: KnowledgeGraph) -> None:
     assert check_workflow(marfan, ctx, rules) == []
     assert len(check_workflow(other, ctx, rules)) == 1  # no stale entities from the last trace
     assert check_workflow(marfan, ctx, rules) == [] and ctx.notes == {}
+
+
+# --------------------------------------------------------------------------- entities
+
+
+#: Terms spanning a heading ("family\nHistory": Family history; "Differential: cyanosis":
+#: Differential cyanosis) and headings without a space before their content.
+CROSSING = """Presentation: tall stature, arachnodactyly and a positive family
+History/Exam: pectus excavatum, no myopia. OMIM:154700 HP:0001166
+Differential: cyanosis, Marfan syndrome or homocystinuria.
+Investigations:echocardiography shows aortic root dilatation
+Diagnosis:Marfan syndrome.
+Answer: Marfan syndrome"""
+
+
+@pytest.mark.parametrize("text", [VALID, CROSSING, CROSSING.replace("\n", "\n\n")])
+def test_step_entities_equal_grounding_each_step(kg: KnowledgeGraph, text: str) -> None:
+    """The steps' entities, cut from one grounding of the whole trace, are those of
+    grounding each step's content alone; results equal those of the parsed trace (which
+    grounds step by step)."""
+    from balancedbio.rewards.entities import find_entities, lookup_phrases
+
+    assert any(m.text == "family\nHistory" for m in kg.ground(CROSSING))  # a crossing term
+    ctx = WorkflowContext(kg=kg, _text=text)
+    for step in parse_trace(text).steps:
+        alone = find_entities(kg, step.content)
+        phrased = lookup_phrases(kg, step.content, alone)
+        for phrases, expected in ((False, alone), (True, phrased)):
+            shifted = [(e.start + step.content_start, e.end + step.content_start) for e in expected]
+            got = ctx.entities(step, phrases=phrases)
+            assert [(e.start, e.end) for e in got] == shifted, (step.name, phrases)
+            assert [(e.text, e.ids) for e in got] == [(e.text, e.ids) for e in expected]
+    whole = evaluate_workflow(text, {"kg": kg})
+    stepwise = evaluate_workflow(parse_trace(text), {"kg": kg})
+    assert (whole.checked, whole.violations, whole.notes) == (
+        stepwise.checked,
+        stepwise.violations,
+        stepwise.notes,
+    )

@@ -129,15 +129,20 @@ class FactChecker:
 
     def holds_phenotype(self, subj: Any, obj: Any) -> bool:
         """``check(has_phenotype).valid`` without composing a reason: the constructors and
-        validators ask it for many (disease, phenotype) pairs and only want the answer."""
-        try:
-            i, j = self._fast(subj, obj, False)
-            if i >= 0 and j >= 0:
-                if self._ph_seen[i] == 2:
-                    return i * self._n + j in self._ph_keys
-                return self._kind[i] == K_DISEASE and self.g._has_pheno(i, j)
-        except Exception:  # noqa: BLE001, S110 - the full check below reports it
-            pass
+        validators ask it for many (disease, phenotype) pairs and only want the answer.
+        Exactly spelled current ids take the memo directly; anything else the full check."""
+        index, obsolete = self._index, self._obsolete
+        i = index.get(subj, -1) if type(subj) is str else -1
+        j = index.get(obj, -1) if type(obj) is str else -1
+        if i >= 0 and j >= 0 and not obsolete[i] and not obsolete[j]:
+            if self._ph_seen[i] == 2:
+                return i * self._n + j in self._ph_keys
+            if self._kind[i] != K_DISEASE:
+                return False
+            try:
+                return self.g._has_pheno(i, j)
+            except Exception:  # noqa: BLE001, S110 - the full check below reports it
+                pass
         return self.check({"relation": "has_phenotype", "subject": subj, "object": obj}).valid
 
     # ------------------------------------------------------------------ helpers

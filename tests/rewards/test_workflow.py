@@ -365,7 +365,15 @@ Diagnosis:Marfan syndrome.
 Answer: Marfan syndrome"""
 
 
-@pytest.mark.parametrize("text", [VALID, CROSSING, CROSSING.replace("\n", "\n\n")])
+@pytest.mark.parametrize(
+    "text",
+    [
+        VALID,
+        CROSSING,
+        CROSSING.replace(" OMIM:154700 HP:0001166", ""),
+        CROSSING.replace(" OMIM:154700 HP:0001166", "").replace("\n", "\n\n"),
+    ],
+)
 def test_step_entities_equal_grounding_each_step(kg: KnowledgeGraph, text: str) -> None:
     """The steps' entities, cut from one grounding of the whole trace, are those of
     grounding each step's content alone; results equal those of the parsed trace (which

@@ -172,8 +172,10 @@ class WorkflowContext:
 
         Grounding is token-local (tokens are runs of letters and digits; the longest match
         wins), so both agree when whitespace bounds the content and no whole-text entity
-        crosses its bounds (a crossing one may have hidden a shorter one inside). A capital
-        sigma lower-cases by context, so texts with one are grounded step by step.
+        crosses its bounds (a crossing one may have hidden a shorter one inside). Texts are
+        grounded step by step when that cannot be seen: an explicit CURIE (its text has a
+        ":") drops the grounder's mentions overlapping it, crossing ones too; a capital sigma
+        lower-cases by context.
         """
         text = self._text
         if text is None:
@@ -184,10 +186,11 @@ class WorkflowContext:
         ):
             return None
         if self._whole is None:
-            if "\u03a3" in text:
-                self._text = None
+            whole = None if "\u03a3" in text else find_entities(self.graph, text)
+            if whole is None or any(":" in e.text for e in whole):
+                self._text = None  # ground each step (see above)
                 return None
-            self._whole = find_entities(self.graph, text)
+            self._whole = whole
         out = []
         for e in self._whole:
             if e.end <= start or e.start >= end:

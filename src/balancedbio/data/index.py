@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,11 +128,9 @@ class KnowledgeIndex:
 
     def neighbours(self, disease: str, phenotypes: Iterable[str]) -> dict[str, int]:
         """Other diseases sharing any of ``phenotypes`` -> how many they share."""
-        out: dict[str, int] = defaultdict(int)
-        for p in phenotypes:
-            for d in self.reverse.get(p, ()):
-                if d != disease:
-                    out[d] += 1
+        reverse = self.reverse
+        out = Counter(chain.from_iterable(reverse.get(p, ()) for p in phenotypes))
+        out.pop(disease, None)
         return dict(out)
 
     # ------------------------------------------------------------------ names

@@ -12,9 +12,9 @@ A constructor turns one :class:`~balancedbio.data.seeds.Seed` into one item (a r
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from balancedbio.data.index import KnowledgeIndex, name_key
@@ -105,9 +105,10 @@ class Constructor:
 
 
 def most_shared(shared: dict[str, int], n: int) -> list[str]:
-    """The ``n`` keys with the highest counts, ties by key: ``sorted(...)[:n]`` without
-    sorting every neighbour (a common finding brings hundreds)."""
-    return [d for _, d in heapq.nsmallest(n, [(-k, d) for d, k in shared.items()])]
+    """The ``n`` keys with the highest counts, ties by key (``sorted(shared, key=lambda d:
+    (-shared[d], d))[:n]``), with C-level sorts only: a common finding brings hundreds."""
+    by_count = sorted(sorted(shared.items()), key=itemgetter(1), reverse=True)  # stable
+    return [d for d, _ in by_count[:n]]
 
 
 def reject(reason: str, message: str, stage: str = "construct") -> Rejection:

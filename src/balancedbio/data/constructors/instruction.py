@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from balancedbio.data.constructors import compose
-from balancedbio.data.constructors.base import Constructor, Result, reject
+from balancedbio.data.constructors.base import Constructor, Result, most_shared, reject
 from balancedbio.data.constructors.knowledge import capitalize, first_sentences
 from balancedbio.data.constructors.texts import FILLER, LANGUAGE_BANK, TASKS
 from balancedbio.data.records import Rejection, fact, user_message
@@ -295,7 +295,7 @@ class TopicInstruction(InstructionItem):
             task = f"Is {idx.display(p)} a recognized feature of {name}?"
             return task, "My answer is yes.", fact("has_phenotype", x, p, True), p
         shared = idx.neighbours(annotated[0], found)
-        near = sorted(shared, key=lambda d: (-shared[d], d))[:10]
+        near = most_shared(shared, 10)
         rng.shuffle(near)
         p = None
         for d in near:

@@ -98,6 +98,9 @@ def test_annotation_summaries_match_annotations(kg: KnowledgeGraph) -> None:
         for freqs in (rare, frozenset(), frozenset({""})):
             expected = {a.phenotype for a in anns if a.negated or a.frequency in freqs}
             assert kg.unusual_phenotypes(d, freqs) == expected, d
+        onsets = ["HP:0003577", "HP:0003593", "HP:0003581", "HP:9999999"]  # last: unknown id
+        first = next((a.phenotype for a in anns if a.phenotype in onsets and not a.negated), None)
+        assert kg.first_annotated(d, onsets) == first, d
     with pytest.raises(KeyError):
         kg.annotates("OMIM:000000")
 

@@ -5,6 +5,7 @@ associations, cross-references and typed edges. Mixed into :class:`KnowledgeGrap
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ class RelationsMixin:
 
     data: GraphData
     _ids: list[str]
+    _index: dict[str, int]
     _ann_ptr: list[int]
     _xref_ptr: list[int]
     _xref_to: list[int]
@@ -159,19 +161,28 @@ class RelationsMixin:
         """Phenotypes a disease is annotated ``NOT`` or with one of ``frequencies`` (MONDO:
         its linked diseases): :meth:`annotations` filtered, without building them."""
         i = self._need(disease)
-        a, ids, freqs = self.data.arrays, self._ids, self.data.strings["freqs"]
-        ptr = self._ann_ptr
+        a, ids, ptr = self.data.arrays, self._ids, self._ann_ptr
+        codes = [k for k, f in enumerate(self.data.strings["freqs"]) if f in frequencies]
         out: set[str] = set()
         for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
             lo, hi = ptr[d], ptr[d + 1]
-            rows = zip(
-                a["ann_pheno"][lo:hi].tolist(),
-                a["ann_freq"][lo:hi].tolist(),
-                a["ann_negated"][lo:hi].tolist(),
-                strict=True,
-            )
-            out.update(ids[p] for p, f, n in rows if n or freqs[f] in frequencies)
+            keep = (a["ann_negated"][lo:hi] != 0) | np.isin(a["ann_freq"][lo:hi], codes)
+            out.update(ids[p] for p in a["ann_pheno"][lo:hi][keep].tolist())
         return out
+
+    def first_annotated(self, disease: str, phenotypes: Collection[str]) -> str | None:
+        """The first of ``phenotypes`` in the disease's annotations, in :meth:`annotations`
+        order, that is not annotated ``NOT``; None if there is none."""
+        i = self._need(disease)
+        want = [j for j in (self._index.get(p) for p in phenotypes) if j is not None]
+        a, ptr = self.data.arrays, self._ann_ptr
+        for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
+            lo, hi = ptr[d], ptr[d + 1]
+            pheno = a["ann_pheno"][lo:hi]
+            hit = np.flatnonzero(np.isin(pheno, want) & (a["ann_negated"][lo:hi] == 0))
+            if hit.size:
+                return self._ids[int(pheno[hit[0]])]
+        return None
 
     def disease_phenotypes(self, disease: str, propagate: bool = True) -> frozenset[str]:
         """Phenotypes of a disease (NOT annotations excluded); ``propagate`` adds ancestors."""

@@ -82,10 +82,8 @@ def article(phrase: str) -> str:
 
 
 def onset_of(con: Constructor, disease: str) -> str | None:
-    for a in con.kg.annotations(disease):
-        if a.phenotype in ONSET_AGES and not a.negated:
-            return a.phenotype
-    return None
+    """The disease's first (not ``NOT``) onset annotation with an age range."""
+    return con.kg.first_annotated(disease, ONSET_AGES)
 
 
 def finding_texts(case: Case) -> list[str]:

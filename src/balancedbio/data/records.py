@@ -31,6 +31,7 @@ provenance          JSON: constructor, mode, generator, seed, source ids, ontolo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,14 +118,17 @@ VERIFIER_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def new_record(**fields: Any) -> dict[str, Any]:
     """A row with every column (defaults for the ones not given); unknown keys raise."""
-    unknown = sorted(set(fields) - set(COLUMNS))
-    if unknown:
+    if not _COLUMN_SET.issuperset(fields):
+        unknown = sorted(set(fields) - _COLUMN_SET)
         raise KeyError(f"unknown record column(s) {unknown}; valid: {', '.join(COLUMNS)}")
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     for key, value in _DEFAULTS.items():
         row[key] = type(value)()
     row.update(fields)
     return row
+
+
+_COLUMN_SET = frozenset(COLUMNS)
 
 
 def user_message(text: str) -> list[dict[str, str]]:
@@ -142,10 +146,16 @@ def _empty(value: Any) -> bool:
 
 def required_columns(row: Mapping[str, Any]) -> tuple[str, ...]:
     """Columns this row's verifiers need, from its capability, answer kind and task."""
-    need = [c for c in BASE_REQUIRED if not (c == "answer" and row.get("answer_kind") == "none")]
-    need += VERIFIER_COLUMNS.get(str(row.get("answer_kind")), ())
-    need += VERIFIER_COLUMNS.get(str(row.get("capability")), ())
-    if str(row.get("task", "")).endswith("_case"):
+    case = str(row.get("task", "")).endswith("_case")
+    return _required(str(row.get("answer_kind")), str(row.get("capability")), case)
+
+
+@functools.lru_cache(maxsize=256)
+def _required(answer_kind: str, capability: str, case: bool) -> tuple[str, ...]:
+    need = [c for c in BASE_REQUIRED if not (c == "answer" and answer_kind == "none")]
+    need += VERIFIER_COLUMNS.get(answer_kind, ())
+    need += VERIFIER_COLUMNS.get(capability, ())
+    if case:
         need += VERIFIER_COLUMNS["case"]
     return tuple(dict.fromkeys(need))
 

@@ -101,7 +101,7 @@ def follow_instructions(
         raise TypeError(f"response must be a string, got {type(response).__name__}")
     ids = tuple(instruction_id_list)
     try:  # JSON-native kwargs only: their repr identifies them (types included)
-        json.dumps(list(kwargs_list), allow_nan=False)
+        _STRICT_JSON.encode(list(kwargs_list))
     except (TypeError, ValueError):
         return _follow(response, ids, kwargs_list)
     key = (response, ids, repr(list(kwargs_list)))
@@ -115,6 +115,7 @@ def follow_instructions(
     return IFEvalResult(list(strict), list(loose), all(strict), all(loose))
 
 
+_STRICT_JSON = json.JSONEncoder(allow_nan=False)  # built once: json.dumps builds one per call
 #: Verdicts memoized on (response, ids, kwargs): a generator's self-check and the validator
 #: judge the same reference, and the checkers are pure, so the verdicts are equal.
 _MEMO: dict[tuple[str, tuple[str, ...], str], tuple[tuple[bool, ...], tuple[bool, ...]]] = {}

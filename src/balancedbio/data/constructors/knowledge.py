@@ -228,9 +228,13 @@ class McqSynonym(KnowledgeMcq):
         every = {s.text.casefold() for s in kg[x].synonyms} | {kg.name_of(x).casefold()}
         out = []
         for parent in kg.parents(x):
+            if len(out) >= 12:
+                break
             for sib in sorted(kg.children(parent)):
+                if len(out) >= 12:
+                    break
                 name = kg.name_of(sib)
-                if sib == x or name.casefold() in every or len(out) >= 12:
+                if sib == x or name.casefold() in every:
                     continue
                 if x in kg.lookup(name) or self._check("name", x, name):
                     continue

@@ -162,13 +162,22 @@ class RelationsMixin:
         its linked diseases): :meth:`annotations` filtered, without building them."""
         i = self._need(disease)
         a, ids, ptr = self.data.arrays, self._ids, self._ann_ptr
-        codes = [k for k, f in enumerate(self.data.strings["freqs"]) if f in frequencies]
+        codes = self._freq_codes(frequencies)
         out: set[str] = set()
         for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
             lo, hi = ptr[d], ptr[d + 1]
             keep = (a["ann_negated"][lo:hi] != 0) | np.isin(a["ann_freq"][lo:hi], codes)
             out.update(ids[p] for p in a["ann_pheno"][lo:hi][keep].tolist())
         return out
+
+    def _freq_codes(self, frequencies: frozenset[str]) -> list[int]:
+        """Codes of ``frequencies`` in the frequency string table (memoized per set)."""
+        memo = self._lazy.setdefault("freq_codes", {})
+        got = memo.get(frequencies)
+        if got is None:
+            table = self.data.strings["freqs"]
+            got = memo[frequencies] = [k for k, f in enumerate(table) if f in frequencies]
+        return got
 
     def first_annotated(self, disease: str, phenotypes: Collection[str]) -> str | None:
         """The first of ``phenotypes`` in the disease's annotations, in :meth:`annotations`

@@ -263,27 +263,32 @@ class McqSynonym(KnowledgeMcq):
 
 def related(kg: Any, x: str, rng: random.Random, limit: int = 40) -> list[str]:
     """Siblings of ``x``, then cousins (children of its parents' siblings), shuffled."""
-    sibs = sorted({s for p in kg.parents(x) for s in kg.children(p)} - {x})
+    parents = kg.parents(x)
+    sibs = sorted(set().union(*(_below(kg, p, 1) for p in parents)) - {x})
     rng.shuffle(sibs)
     if len(sibs) >= limit:
         return sibs[:limit]
-    grand = {g for p in kg.parents(x) for g in kg.parents(p)}
-    cousins = sorted(set().union(*(_grandchildren(kg, g) for g in grand)) - set(sibs) - {x})
+    grand = {g for p in parents for g in kg.parents(p)}
+    cousins = sorted(set().union(*(_below(kg, g, 2) for g in grand)) - set(sibs) - {x})
     rng.shuffle(cousins)
     return sibs + cousins[: limit - len(sibs)]
 
 
-_GRANDCHILDREN: weakref.WeakKeyDictionary[Any, dict[str, frozenset[str]]] = (
+_BELOW: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], frozenset[str]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _grandchildren(kg: Any, g: str) -> frozenset[str]:
-    """Children of the children of ``g``, memoized per graph (broad classes have thousands)."""
-    memo = _GRANDCHILDREN.setdefault(kg, {})
-    got = memo.get(g)
+def _below(kg: Any, node: str, depth: int) -> frozenset[str]:
+    """Children (``depth=1``) or grandchildren (2) of ``node``, memoized per graph: broad
+    classes have thousands, and definition MCQs ask for the same classes again and again."""
+    memo = _BELOW.setdefault(kg, {})
+    got = memo.get((node, depth))
     if got is None:
-        got = memo[g] = frozenset(c for u in kg.children(g) for c in kg.children(u))
+        kids = frozenset(kg.children(node))
+        if depth > 1:
+            kids = frozenset().union(*(_below(kg, k, depth - 1) for k in kids))
+        got = memo[(node, depth)] = kids
     return got
 
 

@@ -166,31 +166,36 @@ class RelationsMixin:
         out: set[str] = set()
         for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
             lo, hi = ptr[d], ptr[d + 1]
-            keep = (a["ann_negated"][lo:hi] != 0) | np.isin(a["ann_freq"][lo:hi], codes)
-            out.update(ids[p] for p in a["ann_pheno"][lo:hi][keep].tolist())
+            rows = zip(
+                a["ann_pheno"][lo:hi].tolist(),
+                a["ann_freq"][lo:hi].tolist(),
+                a["ann_negated"][lo:hi].tolist(),
+                strict=True,
+            )
+            out.update(ids[p] for p, f, n in rows if n or f in codes)
         return out
 
-    def _freq_codes(self, frequencies: frozenset[str]) -> list[int]:
+    def _freq_codes(self, frequencies: frozenset[str]) -> frozenset[int]:
         """Codes of ``frequencies`` in the frequency string table (memoized per set)."""
         memo = self._lazy.setdefault("freq_codes", {})
         got = memo.get(frequencies)
         if got is None:
             table = self.data.strings["freqs"]
-            got = memo[frequencies] = [k for k, f in enumerate(table) if f in frequencies]
+            got = memo[frequencies] = frozenset(k for k, f in enumerate(table) if f in frequencies)
         return got
 
     def first_annotated(self, disease: str, phenotypes: Collection[str]) -> str | None:
         """The first of ``phenotypes`` in the disease's annotations, in :meth:`annotations`
         order, that is not annotated ``NOT``; None if there is none."""
         i = self._need(disease)
-        want = [j for j in (self._index.get(p) for p in phenotypes) if j is not None]
+        want = {self._index.get(p) for p in phenotypes}
         a, ptr = self.data.arrays, self._ann_ptr
         for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
             lo, hi = ptr[d], ptr[d + 1]
-            pheno = a["ann_pheno"][lo:hi]
-            hit = np.flatnonzero(np.isin(pheno, want) & (a["ann_negated"][lo:hi] == 0))
-            if hit.size:
-                return self._ids[int(pheno[hit[0]])]
+            pheno, negated = a["ann_pheno"][lo:hi].tolist(), a["ann_negated"][lo:hi].tolist()
+            for p, n in zip(pheno, negated, strict=True):
+                if not n and p in want:
+                    return self._ids[p]
         return None
 
     def disease_phenotypes(self, disease: str, propagate: bool = True) -> frozenset[str]:

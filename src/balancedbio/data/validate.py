@@ -34,14 +34,22 @@ if TYPE_CHECKING:
     from balancedbio.knowledge import KnowledgeGraph
 
 Problem = tuple[str, str]
-_CLAIM_WORDS = re.compile(
-    r"\b(?:types?|kinds?|forms?|sub-?types?|subclass(?:es)?|variants?|categor(?:y|ies)|class(?:es)?|"
-    r"known|called|referred|termed|a\.?k\.?a|characteri[sz]ed|present(?:s|ing)?|manifests?|"
-    r"causes?|leads?|results?|features?|associated|falls|belongs|is\s+in|part|classified|listed|"
-    r"coded|under)\b",
-    re.IGNORECASE,
+#: Words one of which every cue of rewards.claims contains (each starts with a letter).
+_CLAIM_WORD_LIST = (
+    *("types?", "kinds?", "forms?", "sub-?types?", "subclass(?:es)?", "variants?"),
+    *("categor(?:y|ies)", "class(?:es)?", "known", "called", "referred", "termed"),
+    *(r"a\.?k\.?a", "characteri[sz]ed", "present(?:s|ing)?", "manifests?", "causes?"),
+    *("leads?", "results?", "features?", "associated", "falls", "belongs", r"is\s+in"),
+    *("part", "classified", "listed", "coded", "under"),
 )
-_ICD_LIKE = re.compile(r"\b[A-TV-Z]\d[0-9A-Z]\b")
+_CLAIM_WORDS = re.compile(rf"\b(?:{'|'.join(_CLAIM_WORD_LIST)})\b", re.IGNORECASE)
+#: ``_CLAIM_WORDS`` for lower-cased ASCII text (same matches there): each word's first letter
+#: leads, so ``re`` can skip ahead to it, and ``x(?<!\w\w)`` is ``\bx`` for a letter ``x``.
+_CLAIM_WORDS_LOWER = re.compile(
+    "(?:" + "|".join(rf"{w[0]}(?<!\w\w){w[1:]}" for w in _CLAIM_WORD_LIST) + r")\b"
+)
+#: ``\b[A-TV-Z]\d[0-9A-Z]\b`` (an ICD-10 code), led by its first character likewise.
+_ICD_LIKE = re.compile(r"[A-TV-Z](?<!\w\w)\d[0-9A-Z]\b")
 _ICD_CODE = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
 
 
@@ -133,9 +141,6 @@ class Validator:
     def __init__(self, kg: KnowledgeGraph, index: KnowledgeIndex, cfg: ValidateConfig) -> None:
         self.kg, self.index, self.cfg = kg, index, cfg
         self._entity_ok: dict[tuple[str, str], str | None] = {}
-        # every cue of rewards.claims contains one of these words (or an ICD-10 code): a text
-        # without any cannot state a claim, so its grounding pass is skipped
-        self._claim_cues = (_CLAIM_WORDS, _ICD_LIKE)
 
     def __call__(self, item: Mapping[str, Any]) -> Rejection | None:
         problems = self.problems(item)
@@ -277,12 +282,22 @@ class Validator:
     def claim_problems(self, text: str) -> list[Problem]:
         from balancedbio.rewards.claims import check_claims
 
-        if not any(p.search(text) for p in self._claim_cues):
+        if not _may_claim(text):
             return []
         report = check_claims(text, self.kg)
         return [
             (f"false_claim:{c.relation}", f"{c.text!r}: {v.reason}") for c, v in report.false_claims
         ]
+
+
+def _may_claim(text: str) -> bool:
+    """Does ``text`` hold a claim word or an ICD-10 code? Every cue of rewards.claims does:
+    a text without any cannot state a claim, so its claims pass is skipped."""
+    if text.isascii():  # there, ignoring case is plain ASCII lower-casing
+        found = _CLAIM_WORDS_LOWER.search(text.lower())
+    else:
+        found = _CLAIM_WORDS.search(text)
+    return found is not None or _ICD_LIKE.search(text) is not None
 
 
 __all__ = [

@@ -229,8 +229,8 @@ def extract_claims(text: str, kg: KnowledgeGraph, unknown: list[str] | None = No
 
 def _extract(text: str, checks: _Checks, unknown: list[str]) -> list[Claim]:
     kg = checks.kg
-    ents = find_entities(kg, text)
     cues = _cues(text)
+    ents = find_entities(kg, text) if cues else []  # only claims with a cue use entities
     sents = [m.end() for m in _SENT_END.finditer(text)]
     claims: list[Claim] = []
     prev_end, prev_subj, prev_sent = 0, None, -1

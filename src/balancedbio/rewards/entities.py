@@ -48,6 +48,13 @@ _LEAD = re.compile(r"[\s\-*+>#\d.)]*(?:(?:a|an|the|some|marked|mild|severe)\s+)*
 _mention_ids: WeakKeyDictionary[KnowledgeGraph, dict[tuple[str, str], tuple[str, ...]]]
 _mention_ids = WeakKeyDictionary()
 _MAX_MEMO = 100_000
+#: Per graph: text -> its entities. The claim check, the workflow rules and the validator
+#: ground the same text in turn; a small bounded memo grounds it once.
+_text_entities: WeakKeyDictionary[KnowledgeGraph, dict[str, tuple[Entity, ...]]]
+_text_entities = WeakKeyDictionary()
+_MAX_TEXTS = 4096
+#: Text -> its phrase spans (pure function of the text; bounded memo).
+_phrases: dict[str, tuple[tuple[int, int], ...]] = {}
 
 
 def shared_graph(cache_dir: str | None = None) -> KnowledgeGraph:
@@ -95,7 +102,24 @@ def same_name_ids(kg: KnowledgeGraph, nid: str) -> tuple[str, ...]:
 
 
 def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity]:
-    """Grounded mentions and explicit CURIEs of ``text``, in order; offsets + ``offset``."""
+    """Grounded mentions and explicit CURIEs of ``text``, in order; offsets + ``offset``.
+
+    Memoized per graph and text (bounded; the entities are immutable, the list a copy).
+    """
+    if offset:
+        return _find_entities(kg, text, offset)
+    memo = _text_entities.get(kg)
+    if memo is None:
+        memo = _text_entities[kg] = {}
+    got = memo.get(text)
+    if got is None:
+        if len(memo) >= _MAX_TEXTS:
+            memo.clear()
+        got = memo[text] = tuple(_find_entities(kg, text, 0))
+    return list(got)
+
+
+def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
     curies = []
     for m in _CURIE.finditer(text) if ":" in text else ():
         canon = kg.resolve(m.group().replace(" ", ""))
@@ -123,7 +147,19 @@ def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity
 
 
 def phrase_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of list-like phrases ("tall stature, arachnodactyly and myopia"), trimmed."""
+    """Spans of list-like phrases ("tall stature, arachnodactyly and myopia"), trimmed.
+
+    Memoized per text (bounded): the workflow rules split the same steps several times.
+    """
+    got = _phrases.get(text)
+    if got is None:
+        if len(_phrases) >= _MAX_TEXTS:
+            _phrases.clear()
+        got = _phrases[text] = tuple(_phrase_spans(text))
+    return list(got)
+
+
+def _phrase_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     pos = 0
     for m in [*_PHRASE_SEP.finditer(text), None]:
@@ -137,19 +173,22 @@ def phrase_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def lookup_phrases(kg: KnowledgeGraph, text: str, entities: list[Entity]) -> list[Entity]:
+def lookup_phrases(
+    kg: KnowledgeGraph, text: str, entities: list[Entity], offset: int = 0
+) -> list[Entity]:
     """``entities`` plus whole phrases the grounder missed but ``kg.lookup`` knows.
 
     The grounder skips BROAD/NARROW synonyms ("aortic root dilatation" is a BROAD synonym
     of HP:0002616); a whole list item that is exactly such a name is still a finding.
+    Offsets of ``entities`` and of the result are those in ``text`` + ``offset``.
     """
     extra = []
     for start, end in phrase_spans(text):
-        if any(e.overlaps(start, end) for e in entities):
+        if any(e.overlaps(start + offset, end + offset) for e in entities):
             continue
         ids = kg.lookup(text[start:end])
         if ids:
-            extra.append(Entity(start, end, text[start:end], tuple(ids)))
+            extra.append(Entity(start + offset, end + offset, text[start:end], tuple(ids)))
     return sorted([*entities, *extra], key=lambda e: e.start) if extra else entities
 
 

@@ -53,13 +53,12 @@ from balancedbio.rewards.trace import (
     format_trace,
     parse_trace,
 )
+from balancedbio.rewards.workflow_context import DEFAULT_REQUIRED, WorkflowContext
 from balancedbio.rewards.workflow_rules import (
-    DEFAULT_REQUIRED,
     DRUG_RULES,
     DiagnosisSupported,
     DifferentialSize,
     Violation,
-    WorkflowContext,
     differential_candidates,
     differential_contains_diagnosis,
     drug_requires_data,

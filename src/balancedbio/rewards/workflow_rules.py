@@ -1,4 +1,5 @@
-"""The workflow rules themselves, their context and violations (see :mod:`.workflow`).
+"""The workflow rules themselves and their violations (see :mod:`.workflow`; the context
+they read is in :mod:`.workflow_context`).
 
 Each rule is ``rule(trace, context) -> list[Violation] | None`` (None: does not apply).
 """
@@ -6,27 +7,19 @@ Each rule is ``rule(trace, context) -> list[Violation] | None`` (None: does not 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from balancedbio.config import choice_error
 from balancedbio.rewards.entities import (
     Entity,
-    find_entities,
     is_negated,
-    lookup_phrases,
     negated_spans,
     phrase_spans,
     same_name_ids,
-    shared_graph,
 )
-from balancedbio.rewards.trace import STEP_NAMES, STEP_RANK, Step, Trace
+from balancedbio.rewards.trace import STEP_RANK, Step, Trace
+from balancedbio.rewards.workflow_context import WorkflowContext
 
-if TYPE_CHECKING:
-    from balancedbio.knowledge import KnowledgeGraph
-
-DEFAULT_REQUIRED: tuple[str, ...] = ("presentation", "differential", "diagnosis")
 FINDING_STEPS: tuple[str, ...] = ("presentation", "history_exam", "investigations")
 
 
@@ -93,125 +86,6 @@ class Violation:
     rule: str
     message: str
     span: tuple[int, int] | None = None
-
-
-@dataclass
-class WorkflowContext:
-    """What the rules know besides the trace: the graph (None: the shared default graph,
-    loaded only if a rule needs it) and the item's fields."""
-
-    kg: KnowledgeGraph | None = None
-    cache_dir: str | None = None  # where the shared graph is cached when ``kg`` is None
-    required_steps: tuple[str, ...] = DEFAULT_REQUIRED
-    diagnosis_id: str | None = None
-    findings: tuple[str, ...] = ()  # ontology ids of the case's findings (e.g. HPO)
-    case_text: str = ""  # the case as given (prompt): data stated there counts
-    notes: dict[str, Any] = field(default_factory=dict)
-    _entities: dict[int, list[Entity]] = field(default_factory=dict, repr=False)
-    _text: str | None = field(default=None, repr=False)  # the trace's text, if known
-    _whole: list[Entity] | None = field(default=None, repr=False)  # entities of ``_text``
-
-    def __post_init__(self) -> None:
-        self.required_steps = _step_names(self.required_steps)
-
-    @classmethod
-    def from_row(
-        cls,
-        row: Mapping[str, Any],
-        kg: KnowledgeGraph | None = None,
-        cache_dir: str | None = None,
-    ) -> WorkflowContext:
-        """Context from a dataset row (columns ``required_steps``, ``diagnosis_id``,
-        ``findings``, ``case`` or ``prompt``); missing or empty columns mean defaults."""
-        case = row.get("case") or row.get("prompt") or ""
-        if not isinstance(case, str):  # conversational prompt: its user turns
-            turns = [m for m in case if isinstance(m, Mapping)]
-            case = "\n".join(str(m.get("content", "")) for m in turns if m.get("role") == "user")
-        findings = _given(row.get("findings"), ())
-        return cls(
-            kg=kg,
-            cache_dir=cache_dir,
-            required_steps=_given(row.get("required_steps"), DEFAULT_REQUIRED),
-            diagnosis_id=row.get("diagnosis_id") or None,
-            findings=(findings,) if isinstance(findings, str) else tuple(findings),
-            case_text=case,
-        )
-
-    @property
-    def graph(self) -> KnowledgeGraph:
-        if self.kg is None:
-            self.kg = shared_graph(self.cache_dir)
-        return self.kg
-
-    def entities(self, step: Step, phrases: bool = False) -> list[Entity]:
-        """Entities of a step's content (absolute offsets), memoized per step of one trace
-        (:func:`~balancedbio.rewards.workflow.evaluate_workflow` gives each trace a fresh
-        memo)."""
-        key = step.content_start * 2 + phrases
-        got = self._entities.get(key)
-        if got is None:
-            got = self._entities[key] = self._ground(step, phrases)
-        return got
-
-    def _ground(self, step: Step, phrases: bool) -> list[Entity]:
-        s = step.content_start
-        got = self._sliced(step)
-        if got is not None and not phrases:
-            return got
-        if got is None:
-            got = find_entities(self.graph, step.content)
-        else:
-            got = [Entity(e.start - s, e.end - s, e.text, e.ids) for e in got]
-        if phrases:
-            got = lookup_phrases(self.graph, step.content, got)
-        return [Entity(e.start + s, e.end + s, e.text, e.ids) for e in got]
-
-    def _sliced(self, step: Step) -> list[Entity] | None:
-        """The step's entities cut from one grounding of the whole trace, or None when that
-        could differ from grounding the content alone.
-
-        Grounding is token-local (tokens are runs of letters and digits; the longest match
-        wins), so both agree when whitespace bounds the content and no whole-text entity
-        crosses its bounds (a crossing one may have hidden a shorter one inside). Texts are
-        grounded step by step when that cannot be seen: an explicit CURIE (its text has a
-        ":") drops the grounder's mentions overlapping it, crossing ones too; a capital sigma
-        lower-cases by context.
-        """
-        text = self._text
-        if text is None:
-            return None
-        start, end = step.content_start, step.content_start + len(step.content)
-        if (start and not text[start - 1].isspace()) or (
-            end < len(text) and not text[end].isspace()
-        ):
-            return None
-        if self._whole is None:
-            whole = None if "\u03a3" in text else find_entities(self.graph, text)
-            if whole is None or any(":" in e.text for e in whole):
-                self._text = None  # ground each step (see above)
-                return None
-            self._whole = whole
-        out = []
-        for e in self._whole:
-            if e.end <= start or e.start >= end:
-                continue
-            if e.start < start or e.end > end:
-                return None
-            out.append(e)
-        return out
-
-
-def _given(value: Any, default: Any) -> Any:
-    """``value`` unless it is None or empty (lists, arrays, strings alike)."""
-    return default if value is None or len(value) == 0 else value
-
-
-def _step_names(value: str | Iterable[str]) -> tuple[str, ...]:
-    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    for name in names:
-        if name not in STEP_NAMES:
-            raise choice_error("workflow step", name, STEP_NAMES)
-    return tuple(names)
 
 
 def _applies(trace: Trace, ctx: WorkflowContext, step: str) -> bool:

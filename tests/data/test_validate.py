@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -125,3 +126,14 @@ def test_index_shortcuts_agree_with_the_fact_checker() -> None:
     found = index.findings("OMIM:143100")
     found.append("HP:0000001")
     assert index.findings("OMIM:143100") == found[:-1] and found[:-1]
+
+
+def test_claim_prefilter_matches_its_case_insensitive_pattern() -> None:
+    from balancedbio.data.validate import _CLAIM_WORDS, _may_claim
+
+    texts = ["A form of X", "A FORM OF X", "platform", "Sub-Type", "a.k.a", "AKA", "is  in"]
+    texts += ["\u212aind of", "\u017fubtype", "E11.9", "e11", "x E1A y", "_E11", "categoryes"]
+    texts += ["Caf\u00e9 types", "information", "under", "understood", ""]
+    for text in texts:
+        icd = re.search(r"\b[A-TV-Z]\d[0-9A-Z]\b", text) is not None
+        assert _may_claim(text) == (_CLAIM_WORDS.search(text) is not None or icd), text

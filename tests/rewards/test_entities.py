@@ -37,3 +37,23 @@ def test_find_entities_short_texts(kg: KnowledgeGraph) -> None:
         ("HP:0001250", "HP:0001250"),
     ]
     assert find_entities(kg, "") == [] and find_entities(kg, "nothing here") == []
+
+
+def test_memoized_results_are_copies(kg: KnowledgeGraph) -> None:
+    from balancedbio.rewards.entities import lookup_phrases, phrase_spans
+
+    text = "Tall stature, arachnodactyly and seizures."
+    first = find_entities(kg, text)
+    assert [e.text for e in first][-2:] == ["arachnodactyly", "seizures"]
+    expected = list(first)
+    first.clear()
+    assert find_entities(kg, text) == expected
+    spans = phrase_spans(text)
+    spans.clear()
+    assert phrase_spans(text) == [(0, 12), (14, 28), (33, 41)]
+    # offsets given to lookup_phrases shift its entities and its result alike
+    ents = find_entities(kg, text)
+    moved = lookup_phrases(kg, text, find_entities(kg, text, 7), 7)
+    assert [(e.start - 7, e.end - 7, e.text, e.ids) for e in moved] == [
+        (e.start, e.end, e.text, e.ids) for e in lookup_phrases(kg, text, ents)
+    ]

@@ -48,12 +48,13 @@ _LEAD = re.compile(r"[\s\-*+>#\d.)]*(?:(?:a|an|the|some|marked|mild|severe)\s+)*
 _mention_ids: WeakKeyDictionary[KnowledgeGraph, dict[tuple[str, str], tuple[str, ...]]]
 _mention_ids = WeakKeyDictionary()
 _MAX_MEMO = 100_000
-#: Per graph: text -> its entities. The claim check, the workflow rules and the validator
-#: ground the same text in turn; a small bounded memo grounds it once.
+#: Per graph: text -> its entities, for the latest texts (the claim check and the workflow
+#: rules ground the same text in turn). Small: a large memo would hit little more and give
+#: the garbage collector many more objects to traverse.
 _text_entities: WeakKeyDictionary[KnowledgeGraph, dict[str, tuple[Entity, ...]]]
 _text_entities = WeakKeyDictionary()
-_MAX_TEXTS = 4096
-#: Text -> its phrase spans (pure function of the text; bounded memo).
+_MAX_TEXTS = 64
+#: Text -> its phrase spans, for the latest texts (a pure function of the text).
 _phrases: dict[str, tuple[tuple[int, int], ...]] = {}
 
 
@@ -104,7 +105,7 @@ def same_name_ids(kg: KnowledgeGraph, nid: str) -> tuple[str, ...]:
 def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity]:
     """Grounded mentions and explicit CURIEs of ``text``, in order; offsets + ``offset``.
 
-    Memoized per graph and text (bounded; the entities are immutable, the list a copy).
+    Memoized per graph for the latest texts (the entities are immutable, the list a copy).
     """
     if offset:
         return _find_entities(kg, text, offset)
@@ -114,7 +115,7 @@ def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity
     got = memo.get(text)
     if got is None:
         if len(memo) >= _MAX_TEXTS:
-            memo.clear()
+            del memo[next(iter(memo))]  # the oldest
         got = memo[text] = tuple(_find_entities(kg, text, 0))
     return list(got)
 
@@ -149,12 +150,12 @@ def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
 def phrase_spans(text: str) -> list[tuple[int, int]]:
     """Spans of list-like phrases ("tall stature, arachnodactyly and myopia"), trimmed.
 
-    Memoized per text (bounded): the workflow rules split the same steps several times.
+    Memoized for the latest texts: the workflow rules split the same steps several times.
     """
     got = _phrases.get(text)
     if got is None:
         if len(_phrases) >= _MAX_TEXTS:
-            _phrases.clear()
+            del _phrases[next(iter(_phrases))]  # the oldest
         got = _phrases[text] = tuple(_phrase_spans(text))
     return list(got)
 
@@ -167,7 +168,7 @@ def _phrase_spans(text: str) -> list[tuple[int, int]]:
         lead = _LEAD.match(text, pos, stop)
         start = lead.end() if lead else pos
         piece = text[start:stop].rstrip(" \t*_")
-        if any(c.isalpha() for c in piece):
+        if any(map(str.isalpha, piece)):
             spans.append((start, start + len(piece)))
         pos = m.end() if m is not None else len(text)
     return spans

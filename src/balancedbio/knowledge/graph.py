@@ -85,6 +85,7 @@ class KnowledgeGraph(RelationsMixin):
         self._lazy: dict[str, Any] = {}
         self._spellings: dict[tuple[str, bool], tuple[int, str | None]] = {}
         self._lookups: dict[str, tuple[str, ...]] = {}
+        self._names: list[str] | None = None
 
     # ------------------------------------------------------------------ ids
 
@@ -366,7 +367,10 @@ class KnowledgeGraph(RelationsMixin):
     def name_of(self, nid: str) -> str:
         """The primary name (label) of a node."""
         i = self._index.get(nid) if isinstance(nid, str) else None
-        return self.data.strings["names"][self._need(nid) if i is None else i]
+        names = self._names
+        if names is None:  # decoded on first use, then held (a hot path of generation)
+            names = self._names = self.data.strings["names"]
+        return names[self._need(nid) if i is None else i]
 
     # ------------------------------------------------------------------ grounding / facts
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from balancedbio.config import ConfigError
@@ -135,3 +137,27 @@ def test_compiled_conformer_matches_conform() -> None:
             tracker.check(row)
     # a tuple is no plain list: the slow path decides (and accepts it)
     assert tracker.check({"a": 1.0, "b": ("v",), "c": None})["b"] == ["v"]
+
+
+def test_generated_conformer_matches_closures_on_nested_and_deep_schemas() -> None:
+    from balancedbio.data.schema import _closure_conformer, compile_conformer
+
+    schema = {"list": {"list": "float"}}  # nested loops must not share a loop variable
+    row = [[1, 2.5], None, []]
+    got = compile_conformer(schema)(row)
+    assert repr(got) == repr(_closure_conformer(schema)(row)) == "[[1.0, 2.5], None, []]"
+    assert got[0] is not row[0]  # fresh containers, as conform returns
+    deep: Any = "string"
+    value: Any = "x"
+    for _ in range(40):  # too many nested blocks for one function: the closure version
+        deep, value = {"struct": {"a": {"list": deep}}}, {"a": [value]}
+    assert compile_conformer(deep)(value) == value
+
+
+def test_row_encoder_matches_strict_json() -> None:
+    from balancedbio.data.shards import _ROW, _STRICT
+
+    row = {"a": [1, 2.5, -0.0, None, True, 'é\n"\\'], "b": {"c": "d"}, "e": [], "f": 1e300}
+    assert _ROW(row) == _STRICT(row)
+    with pytest.raises(ValueError):
+        _ROW({"a": float("nan")})

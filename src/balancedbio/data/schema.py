@@ -24,8 +24,9 @@ uses):
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 Schema = Any  # str | {"list": Schema} | {"struct": {str: Schema}}
@@ -220,12 +221,78 @@ def compile_conformer(schema: Schema) -> Conformer:
 
     Built once per schema (the writer conforms every row): it returns what :func:`conform`
     returns, and raises ``_Mismatch`` wherever :func:`conform` would coerce a subclass or
-    raise, so callers fall back to :func:`conform` for the verdict and the message.
+    raise, so callers fall back to :func:`conform` for the verdict and the message. The
+    checks are generated as one flat function (no call per field); a schema nested too
+    deeply for one function body gets the closure version.
     """
+    lines: list[str] = []
+    names: dict[str, Any] = {"_M": _MISMATCH, "str": str, "int": int, "bool": bool}
+    _emit(schema, "v", 1, lines, names, itertools.count())
+    source = "def conform(v):\n" + "\n".join(lines) + "\n    return v\n"
+    try:
+        code = compile(source, "<conformer>", "exec")
+    except (SyntaxError, RecursionError):  # more nested blocks than Python allows
+        return _closure_conformer(schema)
+    exec(code, names)
+    return names["conform"]  # type: ignore[no-any-return]
+
+
+_LEAF_CHECK = {
+    "string": "if {v} is not None and type({v}) is not str: raise _M",
+    "int": "if {v} is not None and type({v}) is not int: raise _M",
+    "bool": "if {v} is not None and type({v}) is not bool: raise _M",
+    "null": "if {v} is not None: raise _M",
+}
+
+
+def _emit(
+    schema: Schema, var: str, depth: int, out: list[str], names: dict[str, Any], ids: Iterator[int]
+) -> None:
+    """Append statements that replace ``var`` by its conformed value (or raise ``_M``)."""
+    pad = "    " * depth
+    if isinstance(schema, str):
+        if schema == "float":
+            out.append(f"{pad}if {var} is not None and type({var}) is not float:")
+            out.append(f"{pad}    if type({var}) is not int: raise _M")
+            out.append(f"{pad}    {var} = float({var})")
+        else:
+            out.append(pad + _LEAF_CHECK[schema].format(v=var))
+        return
+    n = next(ids)
+    out.append(f"{pad}if {var} is not None:")
+    pad += "    "
+    if "list" in schema:
+        out.append(f"{pad}if type({var}) is not list: raise _M")
+        element, e = schema["list"], f"e{n}"
+        if isinstance(element, str) and element != "float":  # checked, copied unchanged
+            out.append(f"{pad}for {e} in {var}:")
+            out.append(f"{pad}    " + _LEAF_CHECK[element].format(v=e))
+            out.append(f"{pad}{var} = [*{var}]")
+            return
+        out.append(f"{pad}out{n} = []")
+        out.append(f"{pad}for {e} in {var}:")
+        _emit(element, e, depth + 2, out, names, ids)
+        out.append(f"{pad}    out{n}.append({e})")
+        out.append(f"{pad}{var} = out{n}")
+        return
+    fields = schema["struct"]
+    names[f"K{n}"] = set(fields)
+    out.append(f"{pad}if type({var}) is not dict or {var}.keys() != K{n}: raise _M")
+    built = []
+    for i, (key, sub) in enumerate(fields.items()):
+        f = f"f{n}_{i}"
+        out.append(f"{pad}{f} = {var}[{key!r}]")
+        _emit(sub, f, depth + 1, out, names, ids)
+        built.append(f"{key!r}: {f}")
+    out.append(f"{pad}{var} = {{{', '.join(built)}}}")
+
+
+def _closure_conformer(schema: Schema) -> Conformer:
+    """:func:`compile_conformer` built from nested closures (any depth)."""
     if isinstance(schema, str):
         return _leaf(schema)
     if "list" in schema:
-        element = compile_conformer(schema["list"])
+        element = _closure_conformer(schema["list"])
 
         def conform_list(v: Any) -> Any:
             if v is None:
@@ -235,7 +302,7 @@ def compile_conformer(schema: Schema) -> Conformer:
             return [element(x) for x in v]
 
         return conform_list
-    fields = [(k, compile_conformer(s)) for k, s in schema["struct"].items()]
+    fields = [(k, _closure_conformer(s)) for k, s in schema["struct"].items()]
     keys = set(schema["struct"])
 
     def conform_struct(v: Any) -> Any:

@@ -39,7 +39,7 @@ import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -88,8 +88,34 @@ _LOOSE = json.JSONEncoder(ensure_ascii=False, default=str).encode
 _SORTED = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False).encode
 
 
+def _row_encoder() -> Callable[[Any], str]:
+    """``_STRICT`` without its per-call set-up (a C encoder built per call), for rows.
+
+    Rows reaching the encoder are fresh trees built by the schema conformer, never
+    cyclic, so the C encoder is built once without circular-reference markers; it is used
+    only where it encodes a probe exactly as ``_STRICT`` does (else ``_STRICT`` itself).
+    """
+    from json import encoder as js
+
+    if js.c_make_encoder is None:
+        return _STRICT
+    try:
+        enc = js.c_make_encoder(
+            None, None, js.encode_basestring, None, ": ", ", ", False, False, False
+        )
+        probe = {"a": [1, 2.5, -0.0, None, True, '\u00e9\n"\\'], "b": {"c": "d"}, "e": []}
+        if "".join(enc(probe, 0)) != _STRICT(probe):
+            return _STRICT
+    except (TypeError, ValueError):  # another Python's C encoder signature
+        return _STRICT
+    return lambda row: "".join(enc(row, 0))
+
+
+_ROW = _row_encoder()
+
+
 def _json_line(obj: Any, strict: bool) -> str:
-    return (_STRICT(obj) if strict else _LOOSE(obj)) + "\n"
+    return (_ROW(obj) if strict else _LOOSE(obj)) + "\n"
 
 
 def _label(value: Any) -> str:

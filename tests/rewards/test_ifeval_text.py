@@ -54,6 +54,29 @@ def test_word_tokens_match_nltk_word_tokenize() -> None:
         assert list(_text.word_tokenize(text)) == nltk.word_tokenize(text), text
 
 
+_TB_PIECES = (
+    "cannot CanNot can not d'ye D'YE gimme Gonna gotta lemme more'n wanna WANNA 'tis 'Twas tis "
+    "it's IT'S I'm he'd we'll they're you've don't DON'T o'clock ' '' `` \" ` « » “ ” ‘ ’ „ . .. "
+    "... , : ; @ # $ % & ? ! * ( ) [ ] { } < > -- - \u2012 \u2013 \u2014 \u2015 3.5 1,000 a:b "
+    "U.S. Dr. e.g. The WORD ſ \u212a é wan na gon got ta more 'n 'ye 's 'S 'm 'D 'll n't N'T 're"
+).split() + ["\t", "\n", "  ", "\u00a0", "\x1c"]
+
+
+def test_treebank_replica_matches_nltk_word_tokenizer() -> None:
+    """Skipped substitutions (absent needles) never change NLTKWordTokenizer's tokens."""
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+
+    steps = _text._treebank_steps()
+    assert steps is not None
+    skippable = [step for phase in steps for step in phase if step[2] or step[3]]
+    assert len(skippable) == sum(map(len, steps)) - 1  # all but ``\s+``
+    tokenizer, rng = NLTKWordTokenizer(), random.Random(4)
+    for _ in range(5000):
+        parts = (rng.choice(_TB_PIECES) + rng.choice(["", " ", " ", "\t"]) for _ in range(12))
+        text = "".join(parts)[: rng.randint(1, 120)]
+        assert _text._treebank_words(text, steps) == tokenizer.tokenize(text), text
+
+
 def test_word_and_sentence_counts_match_lm_eval_util() -> None:
     util = load_reference().util
     for text in _fuzz(500, seed=3):

@@ -89,6 +89,96 @@ def _treebank() -> Any:
     return NLTKWordTokenizer()
 
 
+# Substrings without which an NLTKWordTokenizer substitution cannot match (any one must
+# occur), by pattern source. The contraction patterns are case-insensitive: their needles
+# are lowercase and are looked up in the lowercased text, which only ASCII text allows.
+_NEEDLES: dict[str, tuple[str, ...]] = {
+    "([«“‘„]|[`]+)": ("«", "“", "‘", "„", "`"),
+    '^\\"': ('"',),
+    "(``)": ("``",),
+    "([ \\(\\[{<])(\\\"|\\'{2})": ('"', "''"),
+    "(?i)(?<!\\w)(\\')(?!(?:re|ve|ll|m|t|s|d|n)\\b)(?=\\w)": ("'",),
+    "([^\\.])(\\.)([\\]\\)}>\"\\'»”’ ]*+)\\s*$": (".",),
+    "([:,])([^\\d])": (":", ","),
+    "([:,])$": (":", ","),
+    "\\.{2,}": ("..",),
+    "[;@#$%&]": (";", "@", "#", "$", "%", "&"),
+    "[\\u2012-\\u2015]": ("\u2012", "\u2013", "\u2014", "\u2015"),
+    "([^\\.])(\\.)([\\]\\)}>\"\\']*)\\s*$": (".",),
+    "[?!]": ("?", "!"),
+    "([^'])' ": ("' ",),
+    "[*]": ("*",),
+    "[\\]\\[\\(\\)\\{\\}\\<\\>]": ("]", "[", "(", ")", "{", "}", "<", ">"),
+    "--": ("--",),
+    "([»”’])": ("»", "”", "’"),
+    "''": ("''",),
+    '"': ('"',),
+    "([^' ])('[sS]|'[mM]|'[dD]|') ": ("'",),
+    "([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ": ("'",),
+}
+_LOWER_NEEDLES: dict[str, str] = {
+    "(?i)\\b(can)(?#X)(not)\\b": "cannot",
+    "(?i)\\b(d)(?#X)('ye)\\b": "d'ye",
+    "(?i)\\b(gim)(?#X)(me)\\b": "gimme",
+    "(?i)\\b(gon)(?#X)(na)\\b": "gonna",
+    "(?i)\\b(got)(?#X)(ta)\\b": "gotta",
+    "(?i)\\b(lem)(?#X)(me)\\b": "lemme",
+    "(?i)\\b(more)(?#X)('n)\\b": "more'n",
+    "(?i)\\b(wan)(?#X)(na)(?=\\s)": "wanna",
+    "(?i) ('t)(?#X)(is)\\b": " 'tis",
+    "(?i) ('t)(?#X)(was)\\b": " 'twas",
+}
+Step = tuple[Any, str, tuple[str, ...] | None, str | None]
+
+
+def _step(pattern: Any, repl: str) -> Step:
+    """(bare ``sub``, replacement, needles, lowercase needle) of one substitution."""
+    source = pattern.pattern
+    bare = getattr(pattern, "_rx", pattern)  # nltk.redos' timer wrapper only raises
+    return bare.sub, repl, _NEEDLES.get(source), _LOWER_NEEDLES.get(source)
+
+
+@functools.cache
+def _treebank_steps() -> tuple[tuple[Step, ...], tuple[Step, ...]] | None:
+    """``NLTKWordTokenizer.tokenize``'s substitutions before and after it pads the text
+    with spaces, or None where the replica disagrees with NLTK on a probe (another NLTK)."""
+    from nltk.tokenize.destructive import NLTKWordTokenizer as Tb
+
+    head = [*Tb.STARTING_QUOTES, *Tb.PUNCTUATION, Tb.PARENS_BRACKETS, Tb.DOUBLE_DASHES]
+    tail = [*Tb.ENDING_QUOTES, *((p, r" \1 \2 ") for p in Tb.CONTRACTIONS2 + Tb.CONTRACTIONS3)]
+    steps = tuple(_step(p, r) for p, r in head), tuple(_step(p, r) for p, r in tail)
+    probe = (
+        "\"Cannot,\" she said -- 'tis (gonna) [be] I'll... U.S.A.'s 3.5% \u2013 wanna?! "
+        "«Gimme» ``x'' d'ye it's more'n they'd *lemme* got ta: 'twas  \u2019done\u201d."
+    )
+    return steps if _treebank_words(probe, steps) == _treebank().tokenize(probe) else None
+
+
+def _run(text: str, steps: tuple[Step, ...], ascii: bool) -> str:
+    """Apply ``steps`` in order; a step whose needles are absent from the current text is
+    skipped (it would change nothing). Case-insensitive needles need ASCII text."""
+    lower = None  # text.lower() while no step has run since
+    for sub, repl, needles, low in steps:
+        if low is not None:
+            if ascii:
+                lower = text.lower() if lower is None else lower
+                if low not in lower:
+                    continue
+        elif needles is not None and not any(n in text for n in needles):
+            continue
+        text, lower = sub(repl, text), None
+    return text
+
+
+def _treebank_words(sentence: str, steps: tuple[tuple[Step, ...], tuple[Step, ...]]) -> list[str]:
+    """``NLTKWordTokenizer().tokenize(sentence)``, skipping substitutions that cannot match
+    (their needles are absent) and NLTK's per-call ReDoS timer (same patterns, same order).
+    The substitutions only insert ASCII, so the sentence's ASCII-ness holds throughout."""
+    ascii = sentence.isascii()
+    text = " " + _run(sentence, steps[0], ascii) + " "
+    return _run(text, steps[1], ascii).split()
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def split_sentences(text: str) -> tuple[str, ...]:
     """Punkt sentences of ``text`` (NLTK ``sent_tokenize(text, "english")``)."""
@@ -103,8 +193,11 @@ def count_sentences(text: str) -> int:
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def word_tokenize(text: str) -> tuple[str, ...]:
     """Tokens of ``nltk.word_tokenize(text)`` (English, sentence-split first)."""
-    treebank = _treebank()
-    return tuple(tok for sent in split_sentences(text) for tok in treebank.tokenize(sent))
+    steps = _treebank_steps()
+    if steps is None:
+        treebank = _treebank()
+        return tuple(tok for sent in split_sentences(text) for tok in treebank.tokenize(sent))
+    return tuple(tok for sent in split_sentences(text) for tok in _treebank_words(sent, steps))
 
 
 @functools.cache

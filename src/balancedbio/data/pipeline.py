@@ -16,6 +16,7 @@ the committed items, into ``curated/``.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -227,7 +228,29 @@ def _producer(engine: Engine, chunks: list[list[Any]]) -> Iterator[Iterator[list
         _WORKER_ENGINE = None
 
 
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the cyclic GC off what exists before the item loop (the knowledge graph, its
+    indexes and memos: ~10^5 objects each full collection would scan again); objects made
+    in the loop are collected as usual. Left alone where the caller froze objects itself."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _run(engine: Engine, writer: ShardWriter, gate: Gate, seeds: list[Any], progress: bool) -> None:
+    with _frozen_heap():
+        _run_items(engine, writer, gate, seeds, progress)
+
+
+def _run_items(
+    engine: Engine, writer: ShardWriter, gate: Gate, seeds: list[Any], progress: bool
+) -> None:
     todo = seeds[writer.cursor :]
     batch = engine.cfg.construct.model_batch if engine.cfg.construct.mode == "model" else BATCH
     chunks = [todo[i : i + batch] for i in range(0, len(todo), batch)]

@@ -223,3 +223,15 @@ def test_decontaminator_short_ascii_shortcut_agrees_with_tokens() -> None:
         for seg in (text[:24], text[:25], text):
             full = len(normalize(seg).split()) >= 13 and deco.check(seg) is not None
             assert (deco.check(seg) is not None) == full
+
+
+def test_fresh_tokens_equal_tokens() -> None:
+    import random
+
+    from balancedbio.data.dedup import _fresh_tokens, tokens
+
+    rng = random.Random(0)
+    alphabet = "aB9 _-.,;:'\"\t\n\x0b\x0c\x1c\x1f()[]$%é İ\u00a0ﬁ"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert _fresh_tokens(text) == tokens(text), text

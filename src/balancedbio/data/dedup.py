@@ -81,6 +81,14 @@ def tokens(text: str) -> list[str]:
     return normalize(text).split()
 
 
+def _fresh_tokens(text: str) -> list[str]:
+    """:func:`tokens` of a text seen once (decontamination segments): ASCII text skips the
+    memo and the join (``" ".join(w).split() == w`` for the words ``w`` of a split)."""
+    if text.isascii():
+        return text.lower().encode().translate(_ASCII_PUNCT).decode().split()
+    return tokens(text)
+
+
 def text_hash(text: str) -> str:
     """Hex digest identifying the normalized text."""
     return xxhash.xxh3_128_hexdigest(normalize(text).encode("utf-8"))
@@ -299,7 +307,7 @@ class Decontaminator:
         """The first shared n-gram, or None when ``text`` is clean."""
         if self.short_n is None and len(text) < 2 * self.n - 1 and text.isascii():
             return None  # under n tokens, as n ASCII tokens need n - 1 separators
-        words = tokens(text)
+        words = _fresh_tokens(text)
         checks: list[tuple[int, set[int]]] = []
         if len(words) >= self.n:
             checks.append((self.n, self._long))

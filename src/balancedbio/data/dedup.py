@@ -62,6 +62,16 @@ def _ascii_punct_table() -> bytes:
 _ASCII_PUNCT = _ascii_punct_table()
 
 
+def _ascii_words(text: str) -> list[str]:
+    """The words of :func:`normalize` for ASCII ``text`` (lower-cased, punctuation as space)."""
+    return text.lower().encode().translate(_ASCII_PUNCT).decode().split()
+
+
+def _word_ngrams(words: list[str], n: int) -> Iterator[str]:
+    """Each run of ``n`` consecutive words, joined by spaces, in order."""
+    return map(" ".join, zip(*(words[k:] for k in range(n)), strict=False))
+
+
 @functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Casefold, NFKC, punctuation/symbols to spaces, whitespace collapsed.
@@ -71,7 +81,7 @@ def normalize(text: str) -> str:
     is its own NFKC form and casefolds as ``lower()``, so it takes a byte-table shortcut.)
     """
     if text.isascii():
-        return " ".join(text.lower().encode().translate(_ASCII_PUNCT).decode().split())
+        return " ".join(_ascii_words(text))
     text = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(_strip_punct(text).split())
 
@@ -84,9 +94,7 @@ def tokens(text: str) -> list[str]:
 def _fresh_tokens(text: str) -> list[str]:
     """:func:`tokens` of a text seen once (decontamination segments): ASCII text skips the
     memo and the join (``" ".join(w).split() == w`` for the words ``w`` of a split)."""
-    if text.isascii():
-        return text.lower().encode().translate(_ASCII_PUNCT).decode().split()
-    return tokens(text)
+    return _ascii_words(text) if text.isascii() else tokens(text)
 
 
 def text_hash(text: str) -> str:
@@ -175,7 +183,7 @@ class MinHasher:
         """The word n-grams (the whole text if it is shorter), repeats kept."""
         words = tokens(text)
         n = min(self.ngram, max(len(words), 1))
-        return map(" ".join, zip(*(words[k:] for k in range(n)), strict=False)) if words else [""]
+        return _word_ngrams(words, n) if words else [""]
 
     def _hash(self, grams: Iterable[str]) -> Iterator[int]:
         return map(xxhash.xxh32_intdigest, map(str.encode, grams), repeat(self.seed))
@@ -266,8 +274,7 @@ class NearDupIndex:
 
 def _gram_hashes(words: list[str], n: int) -> list[int]:
     """xxh64 of each word n-gram (joined by spaces), in order; none if fewer than n words."""
-    grams = map(" ".join, zip(*(words[k:] for k in range(n)), strict=False))
-    return list(map(xxhash.xxh64_intdigest, map(str.encode, grams)))
+    return list(map(xxhash.xxh64_intdigest, map(str.encode, _word_ngrams(words, n))))
 
 
 @dataclass(frozen=True)

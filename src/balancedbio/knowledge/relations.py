@@ -51,13 +51,17 @@ class RelationsMixin:
     def _xref_targets(self, i: int) -> list[int]:
         return self._xref_to[self._xref_ptr[i] : self._xref_ptr[i + 1]]
 
+    def _annotated_as(self, i: int) -> list[int]:
+        """The diseases whose annotations are node ``i``'s: MONDO's linked diseases, else ``i``."""
+        return self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]
+
     def _direct_arrays(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(annotated, negated) phenotype indices of disease ``i`` (MONDO: via its xrefs)."""
         pheno, negated = self.data.arrays["ann_pheno"], self.data.arrays["ann_negated"]
         ptr = self._ann_ptr
         pos: list[np.ndarray] = []
         neg: list[np.ndarray] = []
-        for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
+        for d in self._annotated_as(i):
             lo, hi = ptr[d], ptr[d + 1]
             if hi > lo:
                 ph, ng = pheno[lo:hi], negated[lo:hi]
@@ -118,7 +122,7 @@ class RelationsMixin:
         a, ids, freqs = self.data.arrays, self._ids, self.data.strings["freqs"]
         ptr = self._ann_ptr
         out: list[Annotation] = []
-        for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
+        for d in self._annotated_as(i):
             lo, hi = ptr[d], ptr[d + 1]
             if hi <= lo:
                 continue
@@ -153,9 +157,7 @@ class RelationsMixin:
             rows = np.repeat(np.arange(self._n, dtype=np.int64), np.diff(a["ann_ptr"]))
             pos = np.bincount(rows[a["ann_negated"] == 0], minlength=self._n) > 0
             got = self._lazy["annotated"] = bytes(pos.astype(np.uint8))
-        if self._source[i] == SRC_MONDO:
-            return any(got[d] for d in self._xref_targets(i))
-        return bool(got[i])
+        return any(got[d] for d in self._annotated_as(i))
 
     def unusual_phenotypes(self, disease: str, frequencies: frozenset[str]) -> set[str]:
         """Phenotypes a disease is annotated ``NOT`` or with one of ``frequencies`` (MONDO:
@@ -164,7 +166,7 @@ class RelationsMixin:
         a, ids, ptr = self.data.arrays, self._ids, self._ann_ptr
         codes = self._freq_codes(frequencies)
         out: set[str] = set()
-        for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
+        for d in self._annotated_as(i):
             lo, hi = ptr[d], ptr[d + 1]
             rows = zip(
                 a["ann_pheno"][lo:hi].tolist(),
@@ -190,7 +192,7 @@ class RelationsMixin:
         i = self._need(disease)
         want = {self._index.get(p) for p in phenotypes}
         a, ptr = self.data.arrays, self._ann_ptr
-        for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else [i]:
+        for d in self._annotated_as(i):
             lo, hi = ptr[d], ptr[d + 1]
             pheno, negated = a["ann_pheno"][lo:hi].tolist(), a["ann_negated"][lo:hi].tolist()
             for p, n in zip(pheno, negated, strict=True):

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ _PHRASE_SEP = re.compile(
 )
 _LEAD = re.compile(r"[\s\-*+>#\d.)]*(?:(?:a|an|the|some|marked|mild|severe)\s+)*", re.IGNORECASE)
 
+
+T = TypeVar("T")
 
 #: Per graph: ``(grounded id, span text)`` -> the entity's ids (bounded memo).
 _mention_ids: WeakKeyDictionary[KnowledgeGraph, dict[tuple[str, str], tuple[str, ...]]]
@@ -109,15 +111,20 @@ def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity
     """
     if offset:
         return _find_entities(kg, text, offset)
-    memo = _text_entities.get(kg)
-    if memo is None:
-        memo = _text_entities[kg] = {}
+    memo = _text_entities.setdefault(kg, {})
+    return list(_recent(memo, text, lambda: _find_entities(kg, text, 0)))
+
+
+def _recent(
+    memo: dict[str, tuple[T, ...]], text: str, build: Callable[[], list[T]]
+) -> tuple[T, ...]:
+    """``memo[text]``, built on a miss; ``memo`` keeps the latest ``_MAX_TEXTS`` texts."""
     got = memo.get(text)
     if got is None:
         if len(memo) >= _MAX_TEXTS:
             del memo[next(iter(memo))]  # the oldest
-        got = memo[text] = tuple(_find_entities(kg, text, 0))
-    return list(got)
+        got = memo[text] = tuple(build())
+    return got
 
 
 def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
@@ -127,9 +134,7 @@ def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
         if canon is not None:
             start, end = m.span()
             curies.append(Entity(start + offset, end + offset, m.group(), same_name_ids(kg, canon)))
-    memo = _mention_ids.get(kg)
-    if memo is None:
-        memo = _mention_ids[kg] = {}
+    memo = _mention_ids.setdefault(kg, {})
     out = list(curies)
     for start, end, nid, name in kg.ground_spans(text):
         span = text[start:end]
@@ -152,12 +157,7 @@ def phrase_spans(text: str) -> list[tuple[int, int]]:
 
     Memoized for the latest texts: the workflow rules split the same steps several times.
     """
-    got = _phrases.get(text)
-    if got is None:
-        if len(_phrases) >= _MAX_TEXTS:
-            del _phrases[next(iter(_phrases))]  # the oldest
-        got = _phrases[text] = tuple(_phrase_spans(text))
-    return list(got)
+    return list(_recent(_phrases, text, lambda: _phrase_spans(text)))
 
 
 def _phrase_spans(text: str) -> list[tuple[int, int]]:

@@ -333,3 +333,18 @@ def test_model_mode_through_an_openai_compatible_server(tmp_path: Path, tiny_ser
     m = generate(cfg, tmp_path / "served", progress=False, kg=graph())
     assert m.data["model"] == "openai:tiny-random"
     assert m.items + m.rejected == 7 and m.by_reason.get("parse_error", 0) >= 1
+
+
+def test_item_loop_gc_settings_are_restored():
+    """The item loop freezes the pre-existing heap and collects less often, then restores
+    the caller's GC state (thresholds and freeze) exactly."""
+    import gc
+
+    from balancedbio.data.pipeline import _LOOP_GC_THRESHOLD, _frozen_heap
+
+    before = gc.get_threshold()
+    with _frozen_heap():
+        assert gc.get_threshold()[0] >= _LOOP_GC_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -155,7 +155,8 @@ def test_generated_conformer_matches_closures_on_nested_and_deep_schemas() -> No
 
 
 def test_row_encoder_matches_strict_json() -> None:
-    from balancedbio.data.shards import _ROW, _STRICT
+    from balancedbio.data.row_json import STRICT as _STRICT
+    from balancedbio.data.row_json import STRICT_ROW as _ROW
 
     row = {"a": [1, 2.5, -0.0, None, True, 'é\n"\\'], "b": {"c": "d"}, "e": [], "f": 1e300}
     assert _ROW(row) == _STRICT(row)

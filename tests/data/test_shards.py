@@ -200,6 +200,49 @@ def test_int_float_promotion_then_frozen(tmp_path: Path) -> None:
     assert all(isinstance(r["score"], float) for r in rows)
 
 
+def test_lines_encoded_before_a_refinement_are_redone(tmp_path: Path) -> None:
+    writer = ShardWriter(tmp_path / "a", shard_size=10)
+    for x in (1, 2, 2.5):  # "2" is encoded under x: int, then x turns float
+        writer.add_seed([{"x": x}])
+    writer.close()
+    assert (tmp_path / "a/data/shard-00000.jsonl").read_text().split() == (
+        '{"x": 1.0} {"x": 2.0} {"x": 2.5}'.split()
+    )
+
+
+def test_non_finite_float_raises_when_added_once_frozen(tmp_path: Path) -> None:
+    with ShardWriter(tmp_path / "a", shard_size=1) as writer:
+        writer.add_seed([{"x": 1.0}])
+        with pytest.raises(ValueError, match="Out of range float"):
+            writer.add({"x": float("nan")})
+        writer.end_seed()
+    assert [r["x"] for r in iter_items(tmp_path / "a")] == [1.0]
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_checked_lines_match_the_plain_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declared: bool
+) -> None:
+    import balancedbio.data.row_json as row_json
+
+    extra = [{"id": "t", "score": 3, "tags": ("u",), "meta": {"b": 1, "a": [2]}}]
+    fields = {"id": "string", "score": "float", "tags": {"list": "string"}, "meta": "string"}
+    schema = {"struct": fields} if declared else None
+
+    def run(out: Path) -> dict[str, bytes]:
+        with ShardWriter(out, shard_size=3, json_fields=["meta"], schema=schema) as writer:
+            for seed in range(12):
+                writer.add_seed(extra if seed % 5 == 4 else [], [])
+                writer.add_seed(
+                    [{"id": f"i{seed}", "score": seed / 2, "tags": ["é", '"'], "meta": {"z": seed}}]
+                )
+        return tree_bytes(out)
+
+    fast = run(tmp_path / "fast")
+    monkeypatch.setattr(row_json, "compile_line", lambda schema: None)
+    assert run(tmp_path / "plain") == fast
+
+
 # --------------------------------------------------------------------------- safety
 
 

@@ -345,6 +345,18 @@ class SchemaTracker:
 
     def freeze(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Fix the schema (raising if any field is still untyped); rows are conformed to it."""
+        self.fix()
+        fast = self._conformer()
+        out = []
+        for r in rows:
+            try:
+                out.append(fast(r))
+            except _Mismatch:
+                out.append(conform(r, self.schema))
+        return out
+
+    def fix(self) -> None:
+        """Fix the schema, raising if any field is still untyped (null in every row so far)."""
         if self.schema is None:
             raise SchemaError("no rows to take a schema from")
         missing = unresolved(self.schema)
@@ -355,11 +367,3 @@ class SchemaTracker:
                 "strings (json_fields=[...])"
             )
         self.frozen = True
-        fast = self._conformer()
-        out = []
-        for r in rows:
-            try:
-                out.append(fast(r))
-            except _Mismatch:
-                out.append(conform(r, self.schema))
-        return out

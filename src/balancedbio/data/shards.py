@@ -35,21 +35,25 @@ A ``.lock`` file (``flock``) keeps two writers off one directory.
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from balancedbio.common import atomic_write_bytes, write_json
 from balancedbio.config import ConfigError, choice_error
+from balancedbio.data.row_json import LOOSE as _LOOSE
+from balancedbio.data.row_json import SORTED as _SORTED
+from balancedbio.data.row_json import STRICT_ROW as _ROW
+from balancedbio.data.row_json import LineEncoder
 from balancedbio.data.schema import (
     Schema,
     SchemaError,
     SchemaTracker,
     arrow_schema,
+    conform,
     infer,
     merge,
     unresolved,
@@ -80,38 +84,6 @@ __all__ = [
 FORMATS = ("jsonl", "parquet")
 LOCK = ".lock"
 VERSION = 1
-
-
-# Encoders built once: ``json.dumps(obj, **kw)`` is ``JSONEncoder(**kw).encode(obj)``.
-_STRICT = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-_LOOSE = json.JSONEncoder(ensure_ascii=False, default=str).encode
-_SORTED = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False).encode
-
-
-def _row_encoder() -> Callable[[Any], str]:
-    """``_STRICT`` without its per-call set-up (a C encoder built per call), for rows.
-
-    Rows reaching the encoder are fresh trees built by the schema conformer, never
-    cyclic, so the C encoder is built once without circular-reference markers; it is used
-    only where it encodes a probe exactly as ``_STRICT`` does (else ``_STRICT`` itself).
-    """
-    from json import encoder as js
-
-    if js.c_make_encoder is None:
-        return _STRICT
-    try:
-        enc = js.c_make_encoder(
-            None, None, js.encode_basestring, None, ": ", ", ", False, False, False
-        )
-        probe = {"a": [1, 2.5, -0.0, None, True, '\u00e9\n"\\'], "b": {"c": "d"}, "e": []}
-        if "".join(enc(probe, 0)) != _STRICT(probe):
-            return _STRICT
-    except (TypeError, ValueError):  # another Python's C encoder signature
-        return _STRICT
-    return lambda row: "".join(enc(row, 0))
-
-
-_ROW = _row_encoder()
 
 
 def _json_line(obj: Any, strict: bool) -> str:
@@ -176,7 +148,12 @@ class ShardWriter:
         self._schema = SchemaTracker(state["schema"])
         if schema is not None:
             self._declare(schema)
-        self._items: list[dict[str, Any]] = []
+        # Buffered items: rows (None once a JSONL row is encoded for good), their JSON lines
+        # (None where still to encode) and capability labels (frozen schema only).
+        self._items: list[dict[str, Any] | None] = []
+        self._lines: list[str | None] = []
+        self._labels: list[str] = []
+        self._line = LineEncoder()
         self._rejected: list[dict[str, Any]] = []
         self._seeds = 0  # seeds completed since the last commit
         self._open_seed = False  # items/rejections added since the last end_seed()
@@ -299,19 +276,49 @@ class ShardWriter:
     # ------------------------------------------------------------------ writing
 
     def _writable(self) -> None:
-        if self._lock_fh is None:
-            raise RuntimeError(f"writer for {self.out_dir} is closed")
-        if self.finalized:
+        if self._lock_fh is None or self._state["finalized"]:  # one test per call: hot
+            if self._lock_fh is None:
+                raise RuntimeError(f"writer for {self.out_dir} is closed")
             raise RuntimeError(f"{self.out_dir} is finalized; nothing more can be added")
 
     def add(self, item: Mapping[str, Any]) -> None:
-        """Buffer one item of the current seed (validated against the run's schema now)."""
+        """Buffer one item of the current seed (validated against the run's schema now).
+
+        A JSONL row is checked and encoded in one walk where the compiled line function
+        takes it; other rows go through :meth:`SchemaTracker.check`. Encoding at once means
+        a non-finite float in a frozen schema raises here rather than at the commit.
+        """
         self._writable()
         row = dict(item)
         for key in self.json_fields:
             row[key] = _SORTED(row.get(key))
-        self._items.append(self._schema.check(row))
+        tracker = self._schema
+        line = self._fast_line(row) if self.format == "jsonl" else None
+        if line is None:
+            schema = tracker.schema
+            row = tracker.check(row)
+            if tracker.schema is not schema:  # refined: lines encoded so far may be stale
+                self._lines = [None] * len(self._lines)
+            if tracker.frozen and self.format == "jsonl":
+                line = _ROW(row)
+        if tracker.frozen:  # labels now; rows kept only where a commit needs them
+            cap = row.get(self.capability_key)
+            self._labels.append(cap if type(cap) is str else self._capability(row))
+        self._items.append(row if line is None or not tracker.frozen else None)
+        self._lines.append(line)
         self._open_seed = True
+
+    def _capability(self, row: Mapping[str, Any]) -> str:
+        """The capability label of a checked row, read as its conformed copy holds it."""
+        value = row.get(self.capability_key)
+        if value is not None and type(value) is not str:  # e.g. an int in a float column
+            value = conform(value, self._schema.schema["struct"][self.capability_key])
+        return _label(value)
+
+    def _fast_line(self, row: dict[str, Any]) -> str | None:
+        """The row's JSON line under the current schema, or None for the plain path."""
+        schema = self._schema.schema
+        return None if schema is None else self._line(row, schema)
 
     def reject(self, record: Mapping[str, Any]) -> None:
         """Buffer one rejection record of the current seed (needs ``record[reason_key]``)."""
@@ -338,9 +345,16 @@ class ShardWriter:
             self.reject(record)
         self.end_seed()
 
-    def _encode(self, rows: list[dict[str, Any]]) -> bytes:
+    def _encode(self, rows: list[dict[str, Any] | None]) -> bytes:
         if self.format == "jsonl":
-            return "".join(_json_line(r, strict=True) for r in rows).encode("utf-8")
+            # Encoded line by line: one joined str would be as wide as its widest character
+            # (a single CJK or math sign widens a whole shard), and slower to encode.
+            lines = [
+                (_ROW(r) if ln is None else ln).encode()
+                for r, ln in zip(rows, self._lines, strict=True)
+            ]
+            lines.append(b"")
+            return b"\n".join(lines)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -357,8 +371,7 @@ class ShardWriter:
         state, index = self._state, len(self._state["shards"])
         rows = self._items
         if rows and not self._schema.frozen:
-            rows = self._schema.freeze(rows)
-            self._warn_untyped_first_shard(rows)
+            rows = self._freeze(rows)  # type: ignore[arg-type]  # all kept before the freeze
         data = rejected_file = None
         if rows:
             data = f"data/shard-{index:05d}.{self.format}"
@@ -368,7 +381,7 @@ class ShardWriter:
             text = "".join(_json_line(r, strict=False) for r in self._rejected)
             atomic_write_bytes(self.out_dir / rejected_file, text.encode("utf-8"))
         caps = Counter(state["by_capability"])
-        caps.update(_label(r.get(self.capability_key)) for r in rows)
+        caps.update(self._labels)
         reasons = Counter(state["by_reason"])
         reasons.update(_label(r.get(self.reason_key, "unspecified")) for r in self._rejected)
         rej_caps = Counter(state["rejected_by_capability"])
@@ -390,7 +403,18 @@ class ShardWriter:
         state["rejected_by_capability"] = dict(sorted(rej_caps.items()))
         state["schema"] = self._schema.schema
         write_json(self.out_dir / PROGRESS, state)  # the commit point
-        self._items, self._rejected, self._seeds = [], [], 0
+        self._items, self._lines, self._labels = [], [], []
+        self._rejected, self._seeds = [], 0
+
+    def _freeze(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fix the schema at the first commit; conform the rows still without a valid line."""
+        tracker = self._schema
+        tracker.fix()
+        check = tracker.check  # frozen: returns the conformed row
+        rows = [check(r) if ln is None else r for r, ln in zip(rows, self._lines, strict=True)]
+        self._labels = [self._capability(r) for r in rows]
+        self._warn_untyped_first_shard(rows)
+        return rows
 
     def _warn_untyped_first_shard(self, rows: list[dict[str, Any]]) -> None:
         if self.format != "jsonl":
@@ -418,10 +442,9 @@ class ShardWriter:
                 log.warning(
                     "closing %s with a seed still open; its output is dropped", self.out_dir
                 )
-                self._items, self._rejected = (
-                    self._items[: self._mark[0]],
-                    self._rejected[: self._mark[1]],
-                )
+                items, rejected = self._mark
+                self._items, self._lines = self._items[:items], self._lines[:items]
+                self._labels, self._rejected = self._labels[:items], self._rejected[:rejected]
                 self._open_seed = False
             if not self.finalized:
                 self._commit()

@@ -45,6 +45,9 @@ class KnowledgeIndex:
         self._specific: dict[str, bool] = {}
         self._verdicts: dict[tuple[Any, Any, Any], Verdict] = {}
         self._findings: dict[str, tuple[str, ...]] = {}
+        self._disease_aliases: dict[str, tuple[str, ...]] = {}
+        self._ancestors: dict[str, frozenset[str]] = {}
+        self._sorted_direct: dict[str, tuple[str, ...]] = {}
         self._saved = 0
 
     # ------------------------------------------------------------------ persistence
@@ -126,12 +129,27 @@ class KnowledgeIndex:
             )
         return list(got)
 
+    def sorted_direct(self, disease: str) -> tuple[str, ...]:
+        """``sorted(direct[disease])``, memoized: distractor pools filter it in order instead
+        of sorting a set difference per seed."""
+        got = self._sorted_direct.get(disease)
+        if got is None:
+            got = self._sorted_direct[disease] = tuple(sorted(self.direct.get(disease, ())))
+        return got
+
     def neighbours(self, disease: str, phenotypes: Iterable[str]) -> dict[str, int]:
         """Other diseases sharing any of ``phenotypes`` -> how many they share."""
         reverse = self.reverse
         out = Counter(chain.from_iterable(reverse.get(p, ()) for p in phenotypes))
         out.pop(disease, None)
-        return dict(out)
+        return out
+
+    def ancestors(self, nid: str) -> frozenset[str]:
+        """``kg.ancestors(nid)``, memoized (distractor checks ask for the same phenotypes)."""
+        got = self._ancestors.get(nid)
+        if got is None:
+            got = self._ancestors[nid] = self.kg.ancestors(nid)
+        return got
 
     # ------------------------------------------------------------------ names
 
@@ -166,8 +184,13 @@ class KnowledgeIndex:
         return got
 
     def disease_aliases(self, disease: str) -> tuple[str, ...]:
-        """Disease ids naming the same disease (OMIM, ORPHA, MONDO entries of one name)."""
-        return tuple(i for i in self.same_name(disease) if i.startswith(DISEASE_PREFIXES))
+        """Disease ids naming the same disease (OMIM, ORPHA, MONDO entries of one name);
+        memoized (cases ask for every differential candidate)."""
+        got = self._disease_aliases.get(disease)
+        if got is None:
+            got = tuple(i for i in self.same_name(disease) if i.startswith(DISEASE_PREFIXES))
+            self._disease_aliases[disease] = got
+        return got
 
     def check(self, relation: Any, subject: Any, obj: Any = None) -> Verdict:
         """``kg.check`` of one fact, memoized for the run: the graph is read-only, so a fact
@@ -215,8 +238,21 @@ def lower_first(name: str) -> str:
 
 
 def name_key(text: str) -> str:
-    """Normalized name used to keep options distinct."""
-    return normalize(text)
+    """Normalized name used to keep options distinct (memoized per text, bounded: option
+    texts are entity names that recur across items)."""
+    try:
+        got = _NAME_KEYS.get(text)
+    except TypeError:  # unhashable (malformed option): normalize reports it
+        return normalize(text)
+    if got is None:
+        if len(_NAME_KEYS) >= _MAX_NAME_KEYS:
+            _NAME_KEYS.clear()
+        got = _NAME_KEYS[text] = normalize(text)
+    return got
+
+
+_NAME_KEYS: dict[str, str] = {}
+_MAX_NAME_KEYS = 100_000
 
 
 __all__ = ["KnowledgeIndex", "lower_first", "name_key"]

@@ -4,6 +4,7 @@ associations, cross-references and typed edges. Mixed into :class:`KnowledgeGrap
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Collection
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from balancedbio.config import choice_error
-from balancedbio.knowledge.data import GraphData, sorted_contains
+from balancedbio.knowledge.data import GraphData
 from balancedbio.knowledge.records import (
     RELATIONS,
     SRC_GENE,
@@ -23,6 +24,8 @@ from balancedbio.knowledge.records import (
 )
 
 _EMPTY: frozenset[int] = frozenset()
+#: queries about one disease answered by bisection before its pairs go into a set
+_PH_BISECTS = 24
 
 
 class RelationsMixin:
@@ -103,18 +106,36 @@ class RelationsMixin:
     def _has_pheno(self, i: int, p: int) -> bool:
         """Does disease ``i`` have phenotype ``p`` (true-path rule, NOT annotations excluded)?
 
-        Same two-step memo as ``KnowledgeGraph._is_anc`` (bisect first, then a key set).
+        The first ``_PH_BISECTS`` queries about ``i`` bisect its sorted slice (a MONDO disease:
+        each linked disease's); later ones read ``i``'s pairs from the ``_ph_keys`` set
+        (``_ph_seen[i] == 2``). Materializing costs ~25 bisects: most diseases (distractor and
+        differential candidates) are asked a few times only.
         """
-        state = self._ph_seen[i]
-        if state == 2:
+        if self._ph_seen[i] == 2:
             return i * self._n + p in self._ph_keys
-        if state == 0 and self._source[i] != SRC_MONDO:  # first query: bisect, no memo yet
-            self._ph_seen[i] = 1
-            ptr = self.data.arrays["ph_ptr"]
-            return sorted_contains(self.data.arrays["ph_idx"], int(ptr[i]), int(ptr[i + 1]), p)
+        counts = self._lazy.get("ph_queries")
+        if counts is None:
+            counts = self._lazy["ph_queries"] = bytearray(self._n)
+        if counts[i] < _PH_BISECTS:
+            counts[i] += 1
+            if self._source[i] != SRC_MONDO:
+                return self._ph_contains(i, p)
+            return any(self._ph_contains(d, p) for d in self._xref_targets(i))
         self._ph_keys.update((self._pheno_array(i).astype(np.int64) + i * self._n).tolist())
         self._ph_seen[i] = 2
         return i * self._n + p in self._ph_keys
+
+    def _ph_contains(self, d: int, p: int) -> bool:
+        """Is ``p`` in the sorted propagated slice of (OMIM/ORPHA) disease ``d``? Bisects
+        memoryviews of the arrays: their items index as plain ints, no numpy scalars."""
+        views = self._lazy.get("ph_views")
+        if views is None:
+            a = self.data.arrays
+            views = self._lazy["ph_views"] = (memoryview(a["ph_ptr"]), memoryview(a["ph_idx"]))
+        ptr, idx = views
+        lo, hi = ptr[d], ptr[d + 1]
+        k = bisect_left(idx, p, lo, hi)
+        return k < hi and idx[k] == p
 
     def annotations(self, disease: str) -> tuple[Annotation, ...]:
         """Raw ``phenotype.hpoa`` annotations of a disease (MONDO: of its linked diseases)."""

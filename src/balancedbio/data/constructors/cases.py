@@ -17,6 +17,7 @@ from balancedbio.data.records import Rejection, fact
 
 if TYPE_CHECKING:
     import random
+    from collections.abc import Callable
 
 REQUIRED_STEPS: tuple[str, ...] = ("presentation", "history_exam", "differential", "diagnosis")
 CASE_FORMAT = (
@@ -99,29 +100,26 @@ def add_differential(con: Constructor, case: Case, rng: random.Random) -> Case |
     shared = idx.neighbours(case.disease, ids)
     ranked = most_shared(shared, 40)
     rng.shuffle(ranked)
-    ranked.sort(key=lambda d: -shared[d])
+    ranked.sort(key=shared.__getitem__, reverse=True)  # stable: ties keep shuffled order
     chosen: list[str] = []
     names = {kg.name_of(case.disease).casefold()}
+    limit, holds = con.cfg.construct.differential, kg.checker.holds_phenotype
     for cand in ranked:
-        if len(chosen) >= con.cfg.construct.differential:
+        if len(chosen) >= limit:
             break
         cname = kg.name_of(cand).casefold()
         if cand in aliases or cname in names or not idx.plain_name(cand):
             continue
-        if set(idx.disease_aliases(cand)) & aliases:
+        cand_aliases = idx.disease_aliases(cand)
+        if not aliases.isdisjoint(cand_aliases):
             continue
-        cand_ids = idx.disease_aliases(cand) or (cand,)
-        holder = {
-            p: next((c for c in cand_ids if idx.has_phenotype_any((c,), p)), None) for p in ids
-        }
-        has = [p for p in ids if holder[p] is not None]
-        lacks = [p for p in ids if holder[p] is None]
+        has, lacks, first = _split_findings(holds, cand_aliases or (cand,), ids)
         if not has or not lacks:
             continue
         names.add(cname)
         chosen.append(cand)
         case.shared[cand] = [text_of[p] for p in has]
-        case.facts += [fact("has_phenotype", holder[has[0]], has[0], True)]
+        case.facts += [fact("has_phenotype", first, has[0], True)]
         case.facts += [fact("has_phenotype", cand, lacks[0], False)]
     if len(chosen) < max(1, con.cfg.validate.min_differential - 1):
         return reject(
@@ -134,6 +132,26 @@ def add_differential(con: Constructor, case: Case, rng: random.Random) -> Case |
     return case
 
 
+def _split_findings(
+    holds: Callable[[str, str], bool], cand_ids: tuple[str, ...], ids: list[str]
+) -> tuple[list[str], list[str], str | None]:
+    """(findings some of ``cand_ids`` has, findings none has, the first holder of the
+    first shared finding); ``holds`` is ``FactChecker.holds_phenotype``."""
+    has: list[str] = []
+    lacks: list[str] = []
+    first = None
+    for p in ids:
+        for c in cand_ids:
+            if holds(c, p):
+                if first is None:
+                    first = c
+                has.append(p)
+                break
+        else:
+            lacks.append(p)
+    return has, lacks, first
+
+
 def case_from_disease(con: Constructor, disease: str, rng: random.Random) -> Case | Rejection:
     """Findings: a random subset of the disease's specific annotated phenotypes."""
     idx, c = con.index, con.cfg.construct
@@ -141,16 +159,20 @@ def case_from_disease(con: Constructor, disease: str, rng: random.Random) -> Cas
     if len(pool) < c.min_findings:
         return reject("insufficient_findings", f"{disease} has {len(pool)} usable findings")
     aliases = set(idx.disease_aliases(disease)) | {disease}
+    reverse = idx.reverse
     for _ in range(3):  # a few draws: the findings must single out the disease
         m = rng.randint(c.min_findings, min(c.max_findings, len(pool)))
         picked = rng.sample(pool, m)
-        others = set.intersection(*(set(idx.reverse.get(p, ())) for p in picked)) - aliases
+        others = set(reverse.get(picked[0], ())).intersection(
+            *[reverse.get(p, ()) for p in picked[1:]]
+        )
+        others -= aliases
         extra = [p for p in pool if p not in picked]
         rng.shuffle(extra)
         while others and extra and len(picked) < c.max_findings + 2:  # sharpen until unique
             p = extra.pop()
             picked.append(p)
-            others &= set(idx.reverse.get(p, ()))
+            others.intersection_update(reverse.get(p, ()))
         if not others:
             break
     if others:

@@ -98,17 +98,19 @@ class McqPhenotype(KnowledgeMcq):
         rng.shuffle(ranked)
         out: list[Option] = []
         seen: set[str] = set()
+        name_of, holds = self.kg.name_of, self.kg.checker.holds_phenotype
         for other in ranked:
-            cands = sorted(idx.direct.get(other, frozenset()) - direct - seen)
+            # sorted(direct[other] - direct - seen), from the memoized sorted tuple
+            cands = [q for q in idx.sorted_direct(other) if q not in direct and q not in seen]
             for q in rng.sample(cands, min(len(cands), 4)):
                 seen.add(q)
-                if not idx.specific(q) or self.kg.ancestors(q) & direct:
+                if not idx.specific(q) or not idx.ancestors(q).isdisjoint(direct):
                     continue  # unspecific, or a refinement of a true feature (ambiguous)
-                if not idx.has_phenotype_any(aliases, q):
-                    out.append(Option(self.kg.name_of(q), q, [fact("has_phenotype", d, q, False)]))
+                if not any(holds(a, q) for a in aliases):  # idx.has_phenotype_any
+                    out.append(Option(name_of(q), q, [fact("has_phenotype", d, q, False)]))
             if len(out) >= 8:
                 break
-        name = self.kg.name_of(d)
+        name = name_of(d)
         return McqSpec(
             question=(
                 f"Which of the following clinical features is annotated to {name} in the "

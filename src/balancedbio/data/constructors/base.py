@@ -13,6 +13,7 @@ A constructor turns one :class:`~balancedbio.data.seeds.Seed` into one item (a r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from random import Random as _Random
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -115,6 +116,23 @@ def most_shared(shared: dict[str, int], n: int) -> list[str]:
         items = [kv for kv in items if kv[1] >= cut]
     by_count = sorted(sorted(items), key=itemgetter(1), reverse=True)  # stable
     return [d for d, _ in by_count[:n]]
+
+
+def shuffle(rng: random.Random, items: list[Any]) -> None:
+    """``rng.shuffle(items)``: the same swaps from the same draws (CPython's Fisher-Yates over
+    ``_randbelow_with_getrandbits``), without a Python call per element for a plain
+    ``random.Random``; other generators use their own ``shuffle``."""
+    if type(rng) is not _Random:
+        rng.shuffle(items)
+        return
+    getrandbits = rng.getrandbits
+    for i in range(len(items) - 1, 0, -1):
+        m = i + 1
+        k = m.bit_length()
+        j = getrandbits(k)
+        while j >= m:
+            j = getrandbits(k)
+        items[i], items[j] = items[j], items[i]
 
 
 def reject(reason: str, message: str, stage: str = "construct") -> Rejection:
@@ -231,4 +249,5 @@ __all__ = [
     "letter_options",
     "reject",
     "render_mcq",
+    "shuffle",
 ]

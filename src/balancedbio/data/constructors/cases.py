@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from balancedbio.data.constructors.base import Constructor, most_shared, reject
+from balancedbio.data.constructors.base import Constructor, most_shared, reject, shuffle
 from balancedbio.data.records import Rejection, fact
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def add_differential(con: Constructor, case: Case, rng: random.Random) -> Case |
     aliases = set(idx.disease_aliases(case.disease)) | {case.disease}
     shared = idx.neighbours(case.disease, ids)
     ranked = most_shared(shared, 40)
-    rng.shuffle(ranked)
+    shuffle(rng, ranked)
     ranked.sort(key=shared.__getitem__, reverse=True)  # stable: ties keep shuffled order
     chosen: list[str] = []
     names = {kg.name_of(case.disease).casefold()}
@@ -168,7 +168,7 @@ def case_from_disease(con: Constructor, disease: str, rng: random.Random) -> Cas
         )
         others -= aliases
         extra = [p for p in pool if p not in picked]
-        rng.shuffle(extra)
+        shuffle(rng, extra)
         while others and extra and len(picked) < c.max_findings + 2:  # sharpen until unique
             p = extra.pop()
             picked.append(p)

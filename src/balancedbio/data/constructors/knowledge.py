@@ -31,6 +31,7 @@ from balancedbio.data.constructors.base import (
     most_shared,
     reject,
     render_mcq,
+    shuffle,
 )
 from balancedbio.data.records import Rejection, fact
 
@@ -95,7 +96,7 @@ class McqPhenotype(KnowledgeMcq):
         direct = idx.direct.get(d, frozenset())
         shared = idx.neighbours(d, findings)
         ranked = most_shared(shared, 20)  # most similar diseases
-        rng.shuffle(ranked)
+        shuffle(rng, ranked)
         out: list[Option] = []
         seen: set[str] = set()
         name_of, holds = self.kg.name_of, self.kg.checker.holds_phenotype
@@ -266,19 +267,33 @@ class McqSynonym(KnowledgeMcq):
 def related(kg: Any, x: str, rng: random.Random, limit: int = 40) -> list[str]:
     """Siblings of ``x``, then cousins (children of its parents' siblings), shuffled."""
     parents = kg.parents(x)
-    sibs = sorted(set().union(*(_below(kg, p, 1) for p in parents)) - {x})
-    rng.shuffle(sibs)
+    sibs = [s for s in _sorted_below(kg, parents, 1) if s != x]
+    shuffle(rng, sibs)
     if len(sibs) >= limit:
         return sibs[:limit]
-    grand = {g for p in parents for g in kg.parents(p)}
-    cousins = sorted(set().union(*(_below(kg, g, 2) for g in grand)) - set(sibs) - {x})
-    rng.shuffle(cousins)
+    grand = tuple(sorted({g for p in parents for g in kg.parents(p)}))
+    near = set(sibs)
+    cousins = [c for c in _sorted_below(kg, grand, 2) if c not in near and c != x]
+    shuffle(rng, cousins)
     return sibs + cousins[: limit - len(sibs)]
 
 
 _BELOW: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], frozenset[str]]] = (
     weakref.WeakKeyDictionary()
 )
+_SORTED_BELOW: weakref.WeakKeyDictionary[Any, dict[tuple[tuple[str, ...], int], list[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sorted_below(kg: Any, nodes: tuple[str, ...], depth: int) -> list[str]:
+    """``sorted`` union of :func:`_below` over ``nodes``, memoized per graph (sorting a broad
+    class's thousands of members once, not per seed)."""
+    memo = _SORTED_BELOW.setdefault(kg, {})
+    got = memo.get((nodes, depth))
+    if got is None:
+        got = memo[(nodes, depth)] = sorted(frozenset().union(*(_below(kg, n, depth) for n in nodes)))
+    return got
 
 
 def _below(kg: Any, node: str, depth: int) -> frozenset[str]:

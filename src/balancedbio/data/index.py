@@ -210,9 +210,15 @@ class KnowledgeIndex:
         return got
 
     def holds(self, relation: Any, subject: Any, obj: Any = None) -> bool:
-        """``check(...).valid``; a ``has_phenotype`` fact skips composing a reason."""
-        if type(relation) is str and relation == "has_phenotype":
-            return self.kg.checker.holds_phenotype(subject, obj)
+        """``check(...).valid``; ``has_phenotype``, ``is_a`` and ``name`` facts skip composing
+        a reason (most distractor checks fail)."""
+        if type(relation) is str:
+            if relation == "has_phenotype":
+                return self.kg.checker.holds_phenotype(subject, obj)
+            if relation == "is_a":
+                return self.kg.checker.holds_is_a(subject, obj)
+            if relation == "name":
+                return self.kg.checker.holds_name(subject, obj)
         return self.check(relation, subject, obj).valid
 
     def has_phenotype_any(self, diseases: Iterable[str], phenotype: str) -> bool:

@@ -145,6 +145,26 @@ class FactChecker:
                 pass
         return self.check({"relation": "has_phenotype", "subject": subj, "object": obj}).valid
 
+    def holds_is_a(self, subj: Any, obj: Any) -> bool:
+        """``check(is_a).valid`` without composing a reason (distractor checks mostly fail);
+        exactly spelled current ids take the memo directly, anything else the full check."""
+        index, obsolete = self._index, self._obsolete
+        i = index.get(subj, -1) if type(subj) is str else -1
+        j = index.get(obj, -1) if type(obj) is str else -1
+        if i >= 0 and j >= 0 and not obsolete[i] and not obsolete[j]:
+            if self._anc_seen[i] == 2:
+                return i * self._n + j in self._anc_keys
+            return self.g._is_anc(j, i)
+        return self.check({"relation": "is_a", "subject": subj, "object": obj}).valid
+
+    def holds_name(self, subj: Any, obj: Any) -> bool:
+        """``check(name).valid`` without composing a reason (see :meth:`holds_is_a`)."""
+        i = self._index.get(subj, -1) if type(subj) is str else -1
+        if i < 0 or self._obsolete[i] or type(obj) is not str or not obj.strip():
+            return self.check({"relation": "name", "subject": subj, "object": obj}).valid
+        self._names_ready(i)
+        return f"{i}\t{_collapse(obj)}" in self._name_keys
+
     # ------------------------------------------------------------------ helpers
 
     def _node(
@@ -296,14 +316,18 @@ class FactChecker:
             return bad
         if not isinstance(obj, str) or not obj.strip():
             return Verdict(False, "object must be a non-empty name string")
-        if not self._name_seen[i]:
-            self._name_keys.update(f"{i}\t{name}" for name in self._name_set(i))
-            self._name_seen[i] = 1
+        self._names_ready(i)
         if f"{i}\t{_collapse(obj)}" in self._name_keys:
             return self._ok(n1)
         return Verdict(
             False, f"{obj!r} is neither the name nor an exact synonym of {self._label(i)}"
         )
+
+    def _names_ready(self, i: int) -> None:
+        """Put node ``i``'s "name" memo keys in place (first question about ``i``)."""
+        if not self._name_seen[i]:
+            self._name_keys.update(f"{i}\t{name}" for name in self._name_set(i))
+            self._name_seen[i] = 1
 
     def _name_set(self, i: int) -> frozenset[str]:
         a, s = self.g.data.arrays, self.g.data.strings

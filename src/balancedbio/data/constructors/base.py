@@ -126,11 +126,20 @@ def shuffle(rng: random.Random, items: list[Any]) -> None:
         rng.shuffle(items)
         return
     getrandbits = rng.getrandbits
-    for i in range(len(items) - 1, 0, -1):
-        m = i + 1
-        k = m.bit_length()
+    i = len(items) - 1
+    while i >= 63:  # long lists: runs of positions drawn with one bit width
+        k = (i + 1).bit_length()
+        low = (1 << (k - 1)) - 1
+        for i in range(i, low - 1, -1):  # noqa: B020 - i continues below the run
+            j = getrandbits(k)
+            while j > i:
+                j = getrandbits(k)
+            items[i], items[j] = items[j], items[i]
+        i = low - 1
+    for i in range(i, 0, -1):  # noqa: B020
+        k = (i + 1).bit_length()
         j = getrandbits(k)
-        while j >= m:
+        while j > i:
             j = getrandbits(k)
         items[i], items[j] = items[j], items[i]
 

@@ -76,7 +76,7 @@ class KnowledgeMcq(Constructor):
         return None
 
     def _check(self, relation: str, subject: str, obj: str) -> bool:
-        return self.index.check(relation, subject, obj).valid
+        return self.index.holds(relation, subject, obj)
 
 
 # --------------------------------------------------------------------------- phenotype
@@ -349,10 +349,7 @@ class McqDefinition(KnowledgeMcq):
             name = kg.name_of(cand)
             if cand in above or not idx.grounds(cand) or x in kg.lookup(name):
                 continue
-            if (
-                self._check("name", x, name)
-                or kg.check({"relation": "is_a", "subject": cand, "object": x}).valid
-            ):
+            if self._check("name", x, name) or self._check("is_a", cand, x):
                 continue
             out.append(Option(name, cand, [fact("name", x, name, False)]))
             if len(out) >= 8:

@@ -121,14 +121,29 @@ def new_record(**fields: Any) -> dict[str, Any]:
     if not _COLUMN_SET.issuperset(fields):
         unknown = sorted(set(fields) - _COLUMN_SET)
         raise KeyError(f"unknown record column(s) {unknown}; valid: {', '.join(COLUMNS)}")
-    row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    for key, value in _DEFAULTS.items():
-        row[key] = type(value)()
+    row = _EMPTY_ROW.copy()
+    row.update(_fresh_defaults())
     row.update(fields)
     return row
 
 
+def _fresh_defaults() -> dict[str, Any]:
+    """New empty containers for the :data:`_DEFAULTS` columns (never shared between rows)."""
+    return {
+        "answer_aliases": [],
+        "choices": [],
+        "facts": [],
+        "entities": [],
+        "instruction_id_list": [],
+        "kwargs": [],
+        "required_steps": [],
+        "findings": [],
+        "provenance": {},
+    }
+
+
 _COLUMN_SET = frozenset(COLUMNS)
+_EMPTY_ROW: dict[str, Any] = dict.fromkeys(COLUMNS)
 
 
 def user_message(text: str) -> list[dict[str, str]]:

@@ -113,29 +113,30 @@ class RelationsMixin:
         """
         if self._ph_seen[i] == 2:
             return i * self._n + p in self._ph_keys
-        counts = self._lazy.get("ph_queries")
-        if counts is None:
-            counts = self._lazy["ph_queries"] = bytearray(self._n)
+        views = self._lazy.get("ph_views")
+        if views is None:
+            views = self._ph_views()
+        counts, ptr, idx = views
         if counts[i] < _PH_BISECTS:
             counts[i] += 1
-            if self._source[i] != SRC_MONDO:
-                return self._ph_contains(i, p)
-            return any(self._ph_contains(d, p) for d in self._xref_targets(i))
+            # bisect the sorted slice (MONDO: each linked disease's); memoryview items are
+            # plain ints, no numpy scalars
+            for d in self._xref_targets(i) if self._source[i] == SRC_MONDO else (i,):
+                lo, hi = ptr[d], ptr[d + 1]
+                k = bisect_left(idx, p, lo, hi)
+                if k < hi and idx[k] == p:
+                    return True
+            return False
         self._ph_keys.update((self._pheno_array(i).astype(np.int64) + i * self._n).tolist())
         self._ph_seen[i] = 2
         return i * self._n + p in self._ph_keys
 
-    def _ph_contains(self, d: int, p: int) -> bool:
-        """Is ``p`` in the sorted propagated slice of (OMIM/ORPHA) disease ``d``? Bisects
-        memoryviews of the arrays: their items index as plain ints, no numpy scalars."""
-        views = self._lazy.get("ph_views")
-        if views is None:
-            a = self.data.arrays
-            views = self._lazy["ph_views"] = (memoryview(a["ph_ptr"]), memoryview(a["ph_idx"]))
-        ptr, idx = views
-        lo, hi = ptr[d], ptr[d + 1]
-        k = bisect_left(idx, p, lo, hi)
-        return k < hi and idx[k] == p
+    def _ph_views(self) -> tuple[bytearray, memoryview, memoryview]:
+        """Per-disease query counts and memoryviews of the propagated phenotype arrays."""
+        a = self.data.arrays
+        got = (bytearray(self._n), memoryview(a["ph_ptr"]), memoryview(a["ph_idx"]))
+        self._lazy["ph_views"] = got
+        return got
 
     def annotations(self, disease: str) -> tuple[Annotation, ...]:
         """Raw ``phenotype.hpoa`` annotations of a disease (MONDO: of its linked diseases)."""

@@ -15,6 +15,8 @@ from balancedbio.config import choice_error
 from balancedbio.knowledge.data import GraphData
 from balancedbio.knowledge.records import (
     RELATIONS,
+    SC_EXACT,
+    SC_UNSPECIFIED,
     SRC_GENE,
     SRC_MONDO,
     XREF_EVIDENCE,
@@ -26,6 +28,7 @@ from balancedbio.knowledge.records import (
 _EMPTY: frozenset[int] = frozenset()
 #: queries about one disease answered by bisection before its pairs go into a set
 _PH_BISECTS = 24
+_ACCEPTED = (SC_EXACT, SC_UNSPECIFIED)
 
 
 class RelationsMixin:
@@ -231,6 +234,17 @@ class RelationsMixin:
     def has_phenotype(self, disease: str, phenotype: str) -> bool:
         """True-path rule: the disease is annotated with the phenotype or a descendant of it."""
         return self._has_pheno(self._need(disease), self._need(phenotype))
+
+    def accepted_names(self, nid: str) -> list[str]:
+        """The name, then the EXACT and UNSPECIFIED synonyms of a node: ``[node.name, *(s.text
+        for s in node.synonyms if s.scope in ("EXACT", "UNSPECIFIED"))]`` without building
+        the Node (its definition and replacements are not needed)."""
+        i = self._need(nid)
+        a, s = self.data.arrays, self.data.strings
+        lo, hi = int(a["syn_ptr"][i]), int(a["syn_ptr"][i + 1])
+        scopes = a["syn_scope"][lo:hi].tolist()
+        texts = s["syn_text"][lo:hi]
+        return [s["names"][i], *(t for t, c in zip(texts, scopes, strict=True) if c in _ACCEPTED)]
 
     # ------------------------------------------------------------------ genes and xrefs
 

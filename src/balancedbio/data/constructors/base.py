@@ -108,14 +108,17 @@ class Constructor:
 def most_shared(shared: dict[str, int], n: int) -> list[str]:
     """The ``n`` keys with the highest counts, ties by key (``sorted(shared, key=lambda d:
     (-shared[d], d))[:n]``), with C-level sorts only: a common finding brings hundreds.
-    Only keys counted at least the ``n``-th highest count can be kept, so only those are
-    sorted by key (the counts, plain ints, sort much faster)."""
-    items = shared.items()
-    if len(shared) > n:
-        cut = sorted(shared.values(), reverse=True)[n - 1]
-        items = [kv for kv in items if kv[1] >= cut]
-    by_count = sorted(sorted(items), key=itemgetter(1), reverse=True)  # stable
-    return [d for d, _ in by_count[:n]]
+    Keys counted above the ``n``-th highest count are all kept; of those at it, the first
+    by key fill up (plain strings and ints sort much faster than pairs)."""
+    if len(shared) <= n:
+        return [k for k, _ in sorted(sorted(shared.items()), key=itemgetter(1), reverse=True)]
+    if n <= 0:
+        return []
+    cut = sorted(shared.values(), reverse=True)[n - 1]
+    above = sorted([k for k, v in shared.items() if v > cut])
+    above.sort(key=shared.__getitem__, reverse=True)  # stable: equal counts stay by key
+    ties = sorted([k for k, v in shared.items() if v == cut])
+    return above + ties[: n - len(above)]
 
 
 def shuffle(rng: random.Random, items: list[Any]) -> None:

@@ -246,8 +246,7 @@ def answer_aliases(con: Constructor, disease: str) -> list[str]:
     """Other accepted names of the diagnosis (names and exact synonyms of same-name ids)."""
     kg, out = con.kg, []
     for nid in con.index.disease_aliases(disease) or (disease,):
-        node = kg[nid]
-        out += [node.name] + [s.text for s in node.synonyms if s.scope in ("EXACT", "UNSPECIFIED")]
+        out += kg.accepted_names(nid)
     main = kg.name_of(disease).casefold()
     return sorted({a for a in out if a.casefold() != main})[:12]
 

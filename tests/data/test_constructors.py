@@ -227,3 +227,28 @@ def test_model_mode_instruction_responses_are_checked_by_validation() -> None:
     rej = eng.validator(out[1])
     assert rej is not None and rej.reason.startswith("ifeval:")
     assert isinstance(out[2], Rejection) and out[2].reason == "parse_error"
+
+
+def test_fast_shuffle_and_most_shared_match_the_plain_versions() -> None:
+    """``shuffle`` makes ``random.Random.shuffle``'s swaps from the same draws (the generator
+    ends in the same state); ``most_shared`` is the documented sort, cut to ``n``."""
+    import random
+
+    from balancedbio.data.constructors.base import most_shared, shuffle
+    from balancedbio.data.index import name_key
+    from balancedbio.knowledge import normalize
+
+    for n in [*range(70), 127, 128, 129, 1000, 4097]:
+        for s in range(3):
+            a, b = list(range(n)), list(range(n))
+            r1, r2 = random.Random(s), random.Random(s)
+            r1.shuffle(a)
+            shuffle(r2, b)
+            assert a == b and r1.random() == r2.random(), n
+    rng = random.Random(7)
+    for size in (0, 1, 5, 30, 300):
+        shared = {f"D:{rng.randrange(10**6)}": rng.choice([1, 1, 1, 2, 3, 9]) for _ in range(size)}
+        for n in (0, 1, 3, 20, 40, 500):
+            assert most_shared(shared, n) == sorted(shared, key=lambda d: (-shared[d], d))[:n]
+    for text in ("Tall stature", "tall  STATURE", "Café-au-lait spot", ""):
+        assert name_key(text) == normalize(text) == name_key(text)

@@ -8,6 +8,7 @@ import pytest
 
 from balancedbio.config import ConfigError
 from balancedbio.data.records import (
+    _DEFAULTS,
     COLUMNS,
     JSON_FIELDS,
     SCHEMA,
@@ -45,6 +46,10 @@ def test_new_record_has_every_column_and_rejects_unknown() -> None:
     row = new_record(id="x")
     assert list(row) == list(COLUMNS) == list(SCHEMA["struct"])
     assert row["choices"] == [] and row["kwargs"] == [] and row["lower"] is None
+    for key, value in _DEFAULTS.items():  # fresh containers, never shared between rows
+        assert row[key] == value and type(row[key]) is type(value)
+        assert row[key] is not new_record(id="y")[key]
+    assert new_record(id="x", choices=["a"])["choices"] == ["a"]
     with pytest.raises(KeyError, match="unknown record column"):
         new_record(nonsense=1)
 

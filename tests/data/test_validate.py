@@ -112,9 +112,10 @@ def test_index_shortcuts_agree_with_the_fact_checker() -> None:
     kg, index = eng.kg, eng.index
     diseases = ["OMIM:143100", "ORPHA:240094", "MONDO:0007739", "HP:0001250", "OMIM: 143100"]
     phenos = ["HP:0002072", "HP:0002071", "HP:0004322", "HP:0002063", "HP:0001275", "HP:0000057"]
-    for rel in ("has_phenotype", "is_a", "HAS_PHENOTYPE", None):
+    names = ["Huntington disease", "Huntington chorea", " ", "Achondroplasia"]
+    for rel in ("has_phenotype", "is_a", "name", "HAS_PHENOTYPE", None):
         for d in diseases:
-            for p in [*phenos, None, 7]:
+            for p in [*phenos, *names, None, 7]:
                 expected = kg.check({"relation": rel, "subject": d, "object": p}).valid
                 assert index.holds(rel, d, p) is expected, (rel, d, p)
     for p in phenos:

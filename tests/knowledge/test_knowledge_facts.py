@@ -204,3 +204,37 @@ def test_fact_dataclass_and_module_check(kg: KnowledgeGraph) -> None:
         kg.check(None),
     ]
     assert kg.check({"relation": "IS_A", "subject": "HP:0001250", "object": "HP:0000118"}).valid
+
+
+def test_truth_shortcuts_agree_with_check(kg: KnowledgeGraph) -> None:
+    """``holds_is_a``/``holds_name`` give ``check(...).valid`` for every kind of input."""
+    subjects = ["HP:0001250", "HP:0001275", "HP:0000057", "MONDO:0007739", "E11.9", None, 7]
+    objects = ["HP:0000118", "HP:0012638", "MONDO:0005071", "E11", "HP:0000057", "", None, 3]
+    names = ["Seizure", "seizures", "  Seizure ", "Huntington disease", "Huntington chorea", ""]
+    checker = kg.checker
+    for s in subjects:
+        for o in objects:
+            assert checker.holds_is_a(s, o) is v(kg, "is_a", s, o).valid, (s, o)
+        for o in [*names, *objects]:
+            assert checker.holds_name(s, o) is v(kg, "name", s, o).valid, (s, o)
+
+
+def test_phenotype_bisection_agrees_with_the_materialized_set(kg: KnowledgeGraph) -> None:
+    """The first queries about a disease bisect its slice, later ones read the key set: the
+    answers are the true-path phenotypes of the disease either way (MONDO via its links)."""
+    diseases = ["OMIM:143100", "ORPHA:240094", "MONDO:0007739"]
+    phenos = [kg._index[p] for p in ("HP:0002072", "HP:0004322", "HP:0000118", "HP:0001250")]
+    for d in diseases:
+        i = kg._index[d]
+        truth = set(kg._pheno_array(i).tolist())
+        probe = [*phenos, *sorted(truth)[:40]]
+        for p in probe * 2:  # past the bisection budget, into the memo set
+            assert kg._has_pheno(i, p) is (p in truth), (d, p)
+        assert kg._ph_seen[i] == 2
+
+
+def test_accepted_names_match_the_node(kg: KnowledgeGraph) -> None:
+    for nid in ("MONDO:0007739", "OMIM:143100", "HP:0001250", "HP:0001275"):
+        node = kg[nid]
+        syns = [s.text for s in node.synonyms if s.scope in ("EXACT", "UNSPECIFIED")]
+        assert kg.accepted_names(nid) == [node.name, *syns]

@@ -13,9 +13,9 @@ A constructor turns one :class:`~balancedbio.data.seeds.Seed` into one item (a r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from random import Random as _Random
 from dataclasses import dataclass, field
 from operator import itemgetter
+from random import Random as _Random
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from balancedbio.data.index import KnowledgeIndex, name_key
@@ -123,23 +123,24 @@ def most_shared(shared: dict[str, int], n: int) -> list[str]:
 
 def shuffle(rng: random.Random, items: list[Any]) -> None:
     """``rng.shuffle(items)``: the same swaps from the same draws (CPython's Fisher-Yates over
-    ``_randbelow_with_getrandbits``), without a Python call per element for a plain
-    ``random.Random``; other generators use their own ``shuffle``."""
+    ``_randbelow_with_getrandbits``) for a plain ``random.Random``, calling ``getrandbits``
+    directly instead of a Python-level ``_randbelow`` per element (~2x faster on the long
+    sibling lists of definition MCQs); other generators use their own ``shuffle``."""
     if type(rng) is not _Random:
         rng.shuffle(items)
         return
     getrandbits = rng.getrandbits
-    i = len(items) - 1
-    while i >= 63:  # long lists: runs of positions drawn with one bit width
-        k = (i + 1).bit_length()
+    top = len(items) - 1
+    while top >= 63:  # long lists: runs of positions drawn with one bit width
+        k = (top + 1).bit_length()
         low = (1 << (k - 1)) - 1
-        for i in range(i, low - 1, -1):  # noqa: B020 - i continues below the run
+        for i in range(top, low - 1, -1):
             j = getrandbits(k)
             while j > i:
                 j = getrandbits(k)
             items[i], items[j] = items[j], items[i]
-        i = low - 1
-    for i in range(i, 0, -1):  # noqa: B020
+        top = low - 1
+    for i in range(top, 0, -1):
         k = (i + 1).bit_length()
         j = getrandbits(k)
         while j > i:

@@ -292,7 +292,9 @@ def _sorted_below(kg: Any, nodes: tuple[str, ...], depth: int) -> list[str]:
     memo = _SORTED_BELOW.setdefault(kg, {})
     got = memo.get((nodes, depth))
     if got is None:
-        got = memo[(nodes, depth)] = sorted(frozenset().union(*(_below(kg, n, depth) for n in nodes)))
+        got = memo[(nodes, depth)] = sorted(
+            frozenset().union(*(_below(kg, n, depth) for n in nodes))
+        )
     return got
 
 

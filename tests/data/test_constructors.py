@@ -234,6 +234,7 @@ def test_fast_shuffle_and_most_shared_match_the_plain_versions() -> None:
     ends in the same state); ``most_shared`` is the documented sort, cut to ``n``."""
     import random
 
+    from balancedbio.data import seeds
     from balancedbio.data.constructors.base import most_shared, shuffle
     from balancedbio.data.index import name_key
     from balancedbio.knowledge import normalize
@@ -250,5 +251,17 @@ def test_fast_shuffle_and_most_shared_match_the_plain_versions() -> None:
         shared = {f"D:{rng.randrange(10**6)}": rng.choice([1, 1, 1, 2, 3, 9]) for _ in range(size)}
         for n in (0, 1, 3, 20, 40, 500):
             assert most_shared(shared, n) == sorted(shared, key=lambda d: (-shared[d], d))[:n]
+    for s in range(200):  # the other draws: same values, same generator state
+        r1, r2 = random.Random(s), random.Random(s)
+        pop = list(range(s % 90))
+        for k in {0, 1, 2, 4, 5, 6, 12, len(pop) // 2, len(pop)}:
+            if k <= len(pop):
+                assert seeds.sample(r2, pop, k) == r1.sample(pop, k)
+                assert seeds.sample(r2, tuple(pop), k) == r1.sample(tuple(pop), k)
+        if pop:
+            assert seeds.choice(r2, pop) == r1.choice(pop)
+            assert seeds.randrange(r2, len(pop)) == r1.randrange(len(pop))
+        assert seeds.randint(r2, -3, s) == r1.randint(-3, s)
+        assert r1.random() == r2.random()
     for text in ("Tall stature", "tall  STATURE", "Café-au-lait spot", ""):
         assert name_key(text) == normalize(text) == name_key(text)

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 DISEASE_PREFIXES = ("OMIM:", "ORPHA:", "MONDO:", "DECIPHER:")
 RARE_FREQUENCIES = frozenset({"HP:0040284", "HP:0040285"})
+#: relations :meth:`KnowledgeIndex.holds` answers without composing a reason
+_SHORTCUTS = frozenset({"has_phenotype", "is_a", "name"})
 _AWKWARD = re.compile(r"[,;()\[\]/]|\bor\b|\bvs\b")
 
 
@@ -44,6 +46,7 @@ class KnowledgeIndex:
         self._aliases: dict[str, tuple[str, ...]] = {}
         self._specific: dict[str, bool] = {}
         self._verdicts: dict[tuple[Any, Any, Any], Verdict] = {}
+        self._truths: dict[tuple[Any, Any, Any], bool] = {}
         self._findings: dict[str, tuple[str, ...]] = {}
         self._disease_aliases: dict[str, tuple[str, ...]] = {}
         self._ancestors: dict[str, frozenset[str]] = {}
@@ -211,15 +214,24 @@ class KnowledgeIndex:
 
     def holds(self, relation: Any, subject: Any, obj: Any = None) -> bool:
         """``check(...).valid``; ``has_phenotype``, ``is_a`` and ``name`` facts skip composing
-        a reason (most distractor checks fail)."""
-        if type(relation) is str:
-            if relation == "has_phenotype":
-                return self.kg.checker.holds_phenotype(subject, obj)
-            if relation == "is_a":
-                return self.kg.checker.holds_is_a(subject, obj)
-            if relation == "name":
-                return self.kg.checker.holds_name(subject, obj)
-        return self.check(relation, subject, obj).valid
+        a reason (most distractor checks fail). ``is_a``/``name`` answers are memoized for the
+        run, like :meth:`check`: the validator asks again about the distractors kept."""
+        if type(relation) is not str or relation not in _SHORTCUTS:
+            return self.check(relation, subject, obj).valid
+        if relation == "has_phenotype":
+            return self.kg.checker.holds_phenotype(subject, obj)
+        key = (relation, subject, obj)
+        try:
+            got = self._truths.get(key)
+        except TypeError:  # an unhashable (malformed) subject/object: no memo
+            return self.check(relation, subject, obj).valid
+        if got is None:
+            checker = self.kg.checker
+            fast = checker.holds_is_a if relation == "is_a" else checker.holds_name
+            if len(self._truths) >= 1_000_000:
+                self._truths.clear()
+            got = self._truths[key] = fast(subject, obj)
+        return got
 
     def has_phenotype_any(self, diseases: Iterable[str], phenotype: str) -> bool:
         """True-path check against any of ``diseases`` (``kg.check``'s verdict, no reason)."""

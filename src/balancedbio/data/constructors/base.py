@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from random import Random as _Random
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from balancedbio.data.index import KnowledgeIndex, name_key
 from balancedbio.data.records import LETTERS, Rejection, fact, new_record, user_message
+from balancedbio.data.seeds import randint, randrange, sample, shuffle
 
 if TYPE_CHECKING:
     import random
@@ -102,7 +102,7 @@ class Constructor:
 
     def n_options(self, rng: random.Random) -> int:
         c = self.cfg.construct
-        return rng.randint(c.min_options, c.max_options)
+        return randint(rng, c.min_options, c.max_options)
 
 
 def most_shared(shared: dict[str, int], n: int) -> list[str]:
@@ -119,33 +119,6 @@ def most_shared(shared: dict[str, int], n: int) -> list[str]:
     above.sort(key=shared.__getitem__, reverse=True)  # stable: equal counts stay by key
     ties = sorted([k for k, v in shared.items() if v == cut])
     return above + ties[: n - len(above)]
-
-
-def shuffle(rng: random.Random, items: list[Any]) -> None:
-    """``rng.shuffle(items)``: the same swaps from the same draws (CPython's Fisher-Yates over
-    ``_randbelow_with_getrandbits``) for a plain ``random.Random``, calling ``getrandbits``
-    directly instead of a Python-level ``_randbelow`` per element (~2x faster on the long
-    sibling lists of definition MCQs); other generators use their own ``shuffle``."""
-    if type(rng) is not _Random:
-        rng.shuffle(items)
-        return
-    getrandbits = rng.getrandbits
-    top = len(items) - 1
-    while top >= 63:  # long lists: runs of positions drawn with one bit width
-        k = (top + 1).bit_length()
-        low = (1 << (k - 1)) - 1
-        for i in range(top, low - 1, -1):
-            j = getrandbits(k)
-            while j > i:
-                j = getrandbits(k)
-            items[i], items[j] = items[j], items[i]
-        top = low - 1
-    for i in range(top, 0, -1):
-        k = (i + 1).bit_length()
-        j = getrandbits(k)
-        while j > i:
-            j = getrandbits(k)
-        items[i], items[j] = items[j], items[i]
 
 
 def reject(reason: str, message: str, stage: str = "construct") -> Rejection:
@@ -199,8 +172,8 @@ def render_mcq(con: Constructor, seed: Seed, spec: McqSpec, rng: random.Random) 
             "insufficient_distractors",
             f"{len(pool) - 1} verified distractor(s) for {seed.entity}, need {n - 1}",
         )
-    chosen = rng.sample(pool[1:], n - 1)
-    position = rng.randrange(n)
+    chosen = sample(rng, pool[1:], n - 1)
+    position = randrange(rng, n)
     options = chosen[:position] + [spec.correct] + chosen[position:]
     letter = LETTERS[position]
     texts = [o.text for o in options]

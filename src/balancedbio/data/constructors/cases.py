@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from balancedbio.data.constructors.base import Constructor, most_shared, reject, shuffle
 from balancedbio.data.records import Rejection, fact
+from balancedbio.data.seeds import choice, randint, randrange, sample
 
 if TYPE_CHECKING:
     import random
@@ -66,13 +67,13 @@ def join_list(items: list[str]) -> str:
 
 def patient_phrase(rng: random.Random, onset: str | None) -> str:
     lo, hi = ONSET_AGES.get(onset or "", (1, 70))
-    person = rng.choice(("boy", "girl")) if (hi if hi > 0 else 0) < 18 else ""
+    person = choice(rng, ("boy", "girl")) if (hi if hi > 0 else 0) < 18 else ""
     if hi == 0:
         return f"newborn {person}"
     if hi < 0:
-        return f"{rng.randint(int(-hi), int(-lo))}-month-old {person}"
-    age = rng.randint(int(lo), int(hi))
-    person = person or rng.choice(("man", "woman"))
+        return f"{randint(rng, int(-hi), int(-lo))}-month-old {person}"
+    age = randint(rng, int(lo), int(hi))
+    person = person or choice(rng, ("man", "woman"))
     if age < 18 and person in ("man", "woman"):
         person = "boy" if person == "man" else "girl"
     return f"{age}-year-old {person}"
@@ -126,7 +127,7 @@ def add_differential(con: Constructor, case: Case, rng: random.Random) -> Case |
             "insufficient_differential", f"no discriminable differential for {case.disease}"
         )
     case.differential = chosen
-    position = rng.randrange(len(chosen) + 1)
+    position = randrange(rng, len(chosen) + 1)
     case.differential.insert(position, case.disease)
     case.shared[case.disease] = finding_texts(case)
     return case
@@ -161,8 +162,8 @@ def case_from_disease(con: Constructor, disease: str, rng: random.Random) -> Cas
     aliases = set(idx.disease_aliases(disease)) | {disease}
     reverse = idx.reverse
     for _ in range(3):  # a few draws: the findings must single out the disease
-        m = rng.randint(c.min_findings, min(c.max_findings, len(pool)))
-        picked = rng.sample(pool, m)
+        m = randint(rng, c.min_findings, min(c.max_findings, len(pool)))
+        picked = sample(rng, pool, m)
         others = set(reverse.get(picked[0], ())).intersection(
             *[reverse.get(p, ()) for p in picked[1:]]
         )

@@ -34,6 +34,7 @@ from balancedbio.data.constructors.base import (
     shuffle,
 )
 from balancedbio.data.records import Rejection, fact
+from balancedbio.data.seeds import choice, sample
 
 if TYPE_CHECKING:
     import random
@@ -91,7 +92,7 @@ class McqPhenotype(KnowledgeMcq):
         findings = idx.findings(d)
         if not findings:
             return reject("insufficient_findings", f"{d} has no specific groundable phenotype")
-        p = rng.choice(findings)
+        p = choice(rng, findings)
         aliases = idx.disease_aliases(d) or (d,)
         direct = idx.direct.get(d, frozenset())
         shared = idx.neighbours(d, findings)
@@ -103,7 +104,7 @@ class McqPhenotype(KnowledgeMcq):
         for other in ranked:
             # sorted(direct[other] - direct - seen), from the memoized sorted tuple
             cands = [q for q in idx.sorted_direct(other) if q not in direct and q not in seen]
-            for q in rng.sample(cands, min(len(cands), 4)):
+            for q in sample(rng, cands, min(len(cands), 4)):
                 seen.add(q)
                 if not idx.specific(q) or not idx.ancestors(q).isdisjoint(direct):
                     continue  # unspecific, or a refinement of a true feature (ambiguous)
@@ -144,13 +145,13 @@ class McqSubtype(KnowledgeMcq):
         children = [c for c in kg.children(y) if idx.grounds(c)]
         if not children:
             return reject("insufficient_distractors", f"{y} has no groundable subtype")
-        c = rng.choice(sorted(children))
+        c = choice(rng, sorted(children))
         above = kg.ancestors(y)
         seen, out = {y, *above, *children}, []
         sibs = [x for p in kg.parents(y) for x in kg.children(p) if x not in seen]
-        for sib in rng.sample(sorted(set(sibs)), min(len(set(sibs)), 12)):
+        for sib in sample(rng, sorted(set(sibs)), min(len(set(sibs)), 12)):
             nephews = sorted(kg.children(sib))
-            for cand in (sib, *rng.sample(nephews, min(len(nephews), 2))):
+            for cand in (sib, *sample(rng, nephews, min(len(nephews), 2))):
                 if cand in seen:
                     continue
                 seen.add(cand)
@@ -227,7 +228,7 @@ class McqSynonym(KnowledgeMcq):
         syns = self.source.good_synonyms(x)  # type: ignore[attr-defined]
         if not syns:
             return reject("unknown_entity", f"{x} has no usable exact synonym")
-        syn = rng.choice(syns)
+        syn = choice(rng, syns)
         every = {s.text.casefold() for s in kg[x].synonyms} | {kg.name_of(x).casefold()}
         out = []
         for parent in kg.parents(x):

@@ -238,3 +238,15 @@ def test_accepted_names_match_the_node(kg: KnowledgeGraph) -> None:
         node = kg[nid]
         syns = [s.text for s in node.synonyms if s.scope in ("EXACT", "UNSPECIFIED")]
         assert kg.accepted_names(nid) == [node.name, *syns]
+
+
+def test_holds_phenotype_any_agrees_with_holds_phenotype(kg: KnowledgeGraph) -> None:
+    subjects = ["OMIM:143100", "ORPHA:240094", "MONDO:0007739", "HP:0001250", "OMIM: 143100"]
+    objects = ["HP:0002072", "HP:0004322", "HP:0001275", "HP:0000057", "MONDO:0007739", None, 5]
+    checker = kg.checker
+    for k in range(len(subjects) + 1):
+        for obj in objects:
+            group = subjects[k:] + subjects[:k][:2]
+            expected = any(checker.holds_phenotype(s, obj) for s in group)
+            assert checker.holds_phenotype_any(group, obj) is expected, (group, obj)
+    assert checker.holds_phenotype_any([], "HP:0002072") is False

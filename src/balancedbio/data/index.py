@@ -235,11 +235,7 @@ class KnowledgeIndex:
 
     def has_phenotype_any(self, diseases: Iterable[str], phenotype: str) -> bool:
         """True-path check against any of ``diseases`` (``kg.check``'s verdict, no reason)."""
-        holds = self.kg.checker.holds_phenotype
-        for d in diseases:
-            if holds(d, phenotype):
-                return True
-        return False
+        return self.kg.checker.holds_phenotype_any(diseases, phenotype)
 
     def display(self, nid: str) -> str:
         """A phenotype name as it reads mid-sentence ("Arachnodactyly" -> "arachnodactyly")."""

@@ -145,6 +145,30 @@ class FactChecker:
                 pass
         return self.check({"relation": "has_phenotype", "subject": subj, "object": obj}).valid
 
+    def holds_phenotype_any(self, subjects: Iterable[Any], obj: Any) -> bool:
+        """``any(holds_phenotype(s, obj) for s in subjects)``, resolving ``obj`` once: MCQs
+        test each candidate feature against every id of the disease's name."""
+        index, obsolete, seen, kind = self._index, self._obsolete, self._ph_seen, self._kind
+        j = index.get(obj, -1) if type(obj) is str else -1
+        if j < 0 or obsolete[j]:
+            return any(self.holds_phenotype(s, obj) for s in subjects)
+        for s in subjects:
+            i = index.get(s, -1) if type(s) is str else -1
+            if i < 0 or obsolete[i]:
+                if self.holds_phenotype(s, obj):
+                    return True
+            elif seen[i] == 2:
+                if i * self._n + j in self._ph_keys:
+                    return True
+            elif kind[i] == K_DISEASE:
+                try:
+                    if self.g._has_pheno(i, j):
+                        return True
+                except Exception:  # noqa: BLE001 - the full check reports it
+                    if self.holds_phenotype(s, obj):
+                        return True
+        return False
+
     def holds_is_a(self, subj: Any, obj: Any) -> bool:
         """``check(is_a).valid`` without composing a reason (distractor checks mostly fail);
         exactly spelled current ids take the memo directly, anything else the full check."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
 from balancedbio.data.constructors.base import (
@@ -100,15 +101,19 @@ class McqPhenotype(KnowledgeMcq):
         shuffle(rng, ranked)
         out: list[Option] = []
         seen: set[str] = set()
-        name_of, holds = self.kg.name_of, self.kg.checker.holds_phenotype
+        name_of, holds_any = self.kg.name_of, self.kg.checker.holds_phenotype_any
         for other in ranked:
             # sorted(direct[other] - direct - seen), from the memoized sorted tuple
-            cands = [q for q in idx.sorted_direct(other) if q not in direct and q not in seen]
+            cands = [
+                *filterfalse(
+                    seen.__contains__, filterfalse(direct.__contains__, idx.sorted_direct(other))
+                )
+            ]
             for q in sample(rng, cands, min(len(cands), 4)):
                 seen.add(q)
                 if not idx.specific(q) or not idx.ancestors(q).isdisjoint(direct):
                     continue  # unspecific, or a refinement of a true feature (ambiguous)
-                if not any(holds(a, q) for a in aliases):  # idx.has_phenotype_any
+                if not holds_any(aliases, q):  # idx.has_phenotype_any
                     out.append(Option(name_of(q), q, [fact("has_phenotype", d, q, False)]))
             if len(out) >= 8:
                 break

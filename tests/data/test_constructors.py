@@ -265,3 +265,33 @@ def test_fast_shuffle_and_most_shared_match_the_plain_versions() -> None:
         assert r1.random() == r2.random()
     for text in ("Tall stature", "tall  STATURE", "Café-au-lait spot", ""):
         assert name_key(text) == normalize(text) == name_key(text)
+
+
+def test_memoized_pools_match_the_plain_hierarchy_walk() -> None:
+    """``related``/``sorted_children`` (memoized sorted pools) draw what the plain walk draws."""
+    import random
+
+    from balancedbio.data.constructors.pools import related, sorted_children
+
+    kg = graph()
+
+    def plain(x: str, rng: random.Random, limit: int = 40) -> list[str]:
+        parents = kg.parents(x)
+        sibs = sorted(set().union(*(set(kg.children(p)) for p in parents)) - {x})
+        rng.shuffle(sibs)
+        if len(sibs) >= limit:
+            return sibs[:limit]
+        grand = {g for p in parents for g in kg.parents(p)}
+        below = {c for g in grand for k in kg.children(g) for c in kg.children(k)}
+        cousins = sorted(below - set(sibs) - {x})
+        rng.shuffle(cousins)
+        return sibs + cousins[: limit - len(sibs)]
+
+    for x in ("MONDO:0007739", "MONDO:0005071", "MONDO:0008029", "MONDO:0000001"):
+        if x not in kg:
+            continue
+        for s in range(3):
+            r1, r2 = random.Random(s), random.Random(s)
+            assert related(kg, x, r1) == plain(x, r2) and r1.random() == r2.random(), x
+            assert related(kg, x, r1, 5) == plain(x, r2, 5)
+        assert sorted_children(kg, x) == tuple(sorted(kg.children(x)))

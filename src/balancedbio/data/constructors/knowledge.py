@@ -20,7 +20,6 @@ Each also has a model mode (:meth:`KnowledgeMcq.judge` grounds the model's optio
 from __future__ import annotations
 
 import re
-import weakref
 from itertools import filterfalse
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,7 @@ from balancedbio.data.constructors.base import (
     render_mcq,
     shuffle,
 )
+from balancedbio.data.constructors.pools import related, sorted_below, sorted_children
 from balancedbio.data.records import Rejection, fact
 from balancedbio.data.seeds import choice, sample
 
@@ -147,15 +147,16 @@ class McqSubtype(KnowledgeMcq):
 
     def spec(self, seed: Seed, rng: random.Random) -> McqSpec | Rejection:
         y, kg, idx = seed.entity, self.kg, self.index
-        children = [c for c in kg.children(y) if idx.grounds(c)]
+        children = [c for c in sorted_children(kg, y) if idx.grounds(c)]  # sorted
         if not children:
             return reject("insufficient_distractors", f"{y} has no groundable subtype")
-        c = choice(rng, sorted(children))
+        c = choice(rng, children)
         above = kg.ancestors(y)
         seen, out = {y, *above, *children}, []
-        sibs = [x for p in kg.parents(y) for x in kg.children(p) if x not in seen]
-        for sib in sample(rng, sorted(set(sibs)), min(len(set(sibs)), 12)):
-            nephews = sorted(kg.children(sib))
+        # sorted(set(children of y's parents) - seen), from the memoized sorted union
+        sibs = [x for x in sorted_below(kg, kg.parents(y), 1) if x not in seen]
+        for sib in sample(rng, sibs, min(len(sibs), 12)):
+            nephews = sorted_children(kg, sib)
             for cand in (sib, *sample(rng, nephews, min(len(nephews), 2))):
                 if cand in seen:
                     continue
@@ -195,7 +196,7 @@ class McqIcdCategory(KnowledgeMcq):
         block = kg.parents(cat)[0]
         out = [
             Option(kg.name_of(x), x, [fact("icd10_parent", z, x, False)])
-            for x in sorted(kg.children(block))
+            for x in sorted_children(kg, block)
             if x != cat and not self._check("icd10_parent", z, x)
         ]
         code = z.split(":", 1)[1]
@@ -239,7 +240,7 @@ class McqSynonym(KnowledgeMcq):
         for parent in kg.parents(x):
             if len(out) >= 12:
                 break
-            for sib in sorted(kg.children(parent)):
+            for sib in sorted_children(kg, parent):
                 if len(out) >= 12:
                     break
                 name = kg.name_of(sib)
@@ -268,53 +269,6 @@ class McqSynonym(KnowledgeMcq):
 
 
 # --------------------------------------------------------------------------- definition
-
-
-def related(kg: Any, x: str, rng: random.Random, limit: int = 40) -> list[str]:
-    """Siblings of ``x``, then cousins (children of its parents' siblings), shuffled."""
-    parents = kg.parents(x)
-    sibs = [s for s in _sorted_below(kg, parents, 1) if s != x]
-    shuffle(rng, sibs)
-    if len(sibs) >= limit:
-        return sibs[:limit]
-    grand = tuple(sorted({g for p in parents for g in kg.parents(p)}))
-    near = set(sibs)
-    cousins = [c for c in _sorted_below(kg, grand, 2) if c not in near and c != x]
-    shuffle(rng, cousins)
-    return sibs + cousins[: limit - len(sibs)]
-
-
-_BELOW: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], frozenset[str]]] = (
-    weakref.WeakKeyDictionary()
-)
-_SORTED_BELOW: weakref.WeakKeyDictionary[Any, dict[tuple[tuple[str, ...], int], list[str]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _sorted_below(kg: Any, nodes: tuple[str, ...], depth: int) -> list[str]:
-    """``sorted`` union of :func:`_below` over ``nodes``, memoized per graph (sorting a broad
-    class's thousands of members once, not per seed)."""
-    memo = _SORTED_BELOW.setdefault(kg, {})
-    got = memo.get((nodes, depth))
-    if got is None:
-        got = memo[(nodes, depth)] = sorted(
-            frozenset().union(*(_below(kg, n, depth) for n in nodes))
-        )
-    return got
-
-
-def _below(kg: Any, node: str, depth: int) -> frozenset[str]:
-    """Children (``depth=1``) or grandchildren (2) of ``node``, memoized per graph: broad
-    classes have thousands, and definition MCQs ask for the same classes again and again."""
-    memo = _BELOW.setdefault(kg, {})
-    got = memo.get((node, depth))
-    if got is None:
-        kids = frozenset(kg.children(node))
-        if depth > 1:
-            kids = frozenset().union(*(_below(kg, k, depth - 1) for k in kids))
-        got = memo[(node, depth)] = kids
-    return got
 
 
 def mask_names(text: str, names: list[str]) -> str:

@@ -19,6 +19,7 @@ then notes the substitution (even when valid).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,8 @@ class Verdict:
 
 VALID = Verdict(True, None)
 _MISS = (-1, None)
+#: holds_is_a questions per subject answered by bisection (then the graph's memo)
+_ANC_BISECTS = 8
 _REL_LIST = ", ".join(RELATIONS)
 
 
@@ -78,6 +81,8 @@ class FactChecker:
         self._kind = graph._kind
         self._n = len(graph)
         self._anc_keys, self._anc_seen = graph._anc_keys, graph._anc_seen
+        self._anc_ptr, self._anc_view = graph._anc_ptr, memoryview(graph._anc_idx)
+        self._anc_queries = bytearray(self._n)  # holds_is_a's bisections per subject
         self._ph_keys, self._ph_seen = graph._ph_keys, graph._ph_seen
         # "name" memo: "<node>\t<collapsed name>" strings of nodes seen so far (one set, see
         # KnowledgeGraph's membership memos).
@@ -171,14 +176,23 @@ class FactChecker:
 
     def holds_is_a(self, subj: Any, obj: Any) -> bool:
         """``check(is_a).valid`` without composing a reason (distractor checks mostly fail);
-        exactly spelled current ids take the memo directly, anything else the full check."""
+        exactly spelled current ids take the memo directly, anything else the full check.
+
+        The first ``_ANC_BISECTS`` questions about a subject bisect its ancestor slice
+        without touching the graph's memo: putting a node's ancestors into the (large)
+        shared key set costs ~20 bisections, and most candidates are asked about once."""
         index, obsolete = self._index, self._obsolete
         i = index.get(subj, -1) if type(subj) is str else -1
         j = index.get(obj, -1) if type(obj) is str else -1
         if i >= 0 and j >= 0 and not obsolete[i] and not obsolete[j]:
             if self._anc_seen[i] == 2:
                 return i * self._n + j in self._anc_keys
-            return self.g._is_anc(j, i)
+            if self._anc_queries[i] < _ANC_BISECTS:
+                self._anc_queries[i] += 1
+                lo, hi = self._anc_ptr[i], self._anc_ptr[i + 1]
+                k = bisect_left(self._anc_view, j, lo, hi)
+                return k < hi and self._anc_view[k] == j
+            return bool(self.g._is_anc(j, i))  # numpy's bool on its bisection path
         return self.check({"relation": "is_a", "subject": subj, "object": obj}).valid
 
     def holds_name(self, subj: Any, obj: Any) -> bool:

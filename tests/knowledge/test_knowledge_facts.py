@@ -240,6 +240,7 @@ def test_accepted_names_match_the_node(kg: KnowledgeGraph) -> None:
         node = kg[nid]
         syns = [s.text for s in node.synonyms if s.scope in ("EXACT", "UNSPECIFIED")]
         assert kg.accepted_names(nid) == [node.name, *syns]
+        assert kg.synonym_texts(nid) == [s.text for s in node.synonyms]
 
 
 def test_holds_phenotype_any_agrees_with_holds_phenotype(kg: KnowledgeGraph) -> None:

@@ -239,12 +239,21 @@ class RelationsMixin:
         """The name, then the EXACT and UNSPECIFIED synonyms of a node: ``[node.name, *(s.text
         for s in node.synonyms if s.scope in ("EXACT", "UNSPECIFIED"))]`` without building
         the Node (its definition and replacements are not needed)."""
+        return self._names_and_synonyms(nid, _ACCEPTED)
+
+    def synonym_texts(self, nid: str) -> list[str]:
+        """``[s.text for s in node.synonyms]`` (every scope), without building the Node."""
+        return self._names_and_synonyms(nid, None)[1:]
+
+    def _names_and_synonyms(self, nid: str, scopes: tuple[int, ...] | None) -> list[str]:
         i = self._need(nid)
         a, s = self.data.arrays, self.data.strings
         lo, hi = int(a["syn_ptr"][i]), int(a["syn_ptr"][i + 1])
-        scopes = a["syn_scope"][lo:hi].tolist()
         texts = s["syn_text"][lo:hi]
-        return [s["names"][i], *(t for t, c in zip(texts, scopes, strict=True) if c in _ACCEPTED)]
+        if scopes is not None:
+            kept = a["syn_scope"][lo:hi].tolist()
+            texts = [t for t, c in zip(texts, kept, strict=True) if c in scopes]
+        return [s["names"][i], *texts]
 
     # ------------------------------------------------------------------ genes and xrefs
 

@@ -235,7 +235,7 @@ class McqSynonym(KnowledgeMcq):
         if not syns:
             return reject("unknown_entity", f"{x} has no usable exact synonym")
         syn = choice(rng, syns)
-        every = {s.text.casefold() for s in kg[x].synonyms} | {kg.name_of(x).casefold()}
+        every = {s.casefold() for s in kg.synonym_texts(x)} | {kg.name_of(x).casefold()}
         out = []
         for parent in kg.parents(x):
             if len(out) >= 12:

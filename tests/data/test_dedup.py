@@ -235,3 +235,18 @@ def test_fresh_tokens_equal_tokens() -> None:
     for _ in range(2000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         assert _fresh_tokens(text) == tokens(text), text
+
+
+def test_utf8_words_are_the_encoded_normalized_words() -> None:
+    import xxhash
+
+    from balancedbio.data.dedup import _utf8_words
+
+    rng = random.Random(1)
+    alphabet = "aB9 _-.,;:'\"\t\n\x0b\x0c\x1c\x1d\x1e\x1f()[]$%é İ\u00a0ﬁ"
+    texts = _texts(200, seed=14)
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)]
+    for text in texts:
+        want = [w.encode() for w in normalize(text).split()]
+        assert list(_utf8_words.__wrapped__(text)) == want, text
+        assert text_hash(text) == xxhash.xxh3_128_hexdigest(normalize(text).encode())

@@ -52,9 +52,11 @@ def _strip_punct(text: str) -> str:
 
 
 def _ascii_punct_table() -> bytes:
+    """Punctuation/symbols -> space; also the separators ``str.split`` knows but
+    ``bytes.split`` does not (``\\x1c``-``\\x1f``), so both split ASCII text alike."""
     table = bytearray(range(256))
     for code in range(128):
-        if _is_punct(chr(code)):
+        if _is_punct(chr(code)) or 0x1C <= code <= 0x1F:
             table[code] = ord(" ")
     return bytes(table)
 
@@ -65,11 +67,6 @@ _ASCII_PUNCT = _ascii_punct_table()
 def _ascii_words(text: str) -> list[str]:
     """The words of :func:`normalize` for ASCII ``text`` (lower-cased, punctuation as space)."""
     return text.lower().encode().translate(_ASCII_PUNCT).decode().split()
-
-
-def _word_ngrams(words: list[str], n: int) -> Iterator[str]:
-    """Each run of ``n`` consecutive words, joined by spaces, in order."""
-    return map(" ".join, zip(*(words[k:] for k in range(n)), strict=False))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -97,9 +94,19 @@ def _fresh_tokens(text: str) -> list[str]:
     return _ascii_words(text) if text.isascii() else tokens(text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _utf8_words(text: str) -> tuple[bytes, ...]:
+    """The words of :func:`normalize`, UTF-8 encoded: what the exact hash and the shingles
+    hash (``b" ".join`` of them is ``normalize(text).encode()``). Memoized: the gate asks
+    for one text twice (exact, then near)."""
+    if text.isascii():
+        return tuple(text.lower().encode().translate(_ASCII_PUNCT).split())
+    return tuple(normalize(text).encode().split())  # UTF-8 never puts 0x20 inside a char
+
+
 def text_hash(text: str) -> str:
     """Hex digest identifying the normalized text."""
-    return xxhash.xxh3_128_hexdigest(normalize(text).encode("utf-8"))
+    return xxhash.xxh3_128_hexdigest(b" ".join(_utf8_words(text)))
 
 
 def default_text(item: Mapping[str, Any]) -> str:
@@ -177,29 +184,43 @@ class MinHasher:
         self.num_perm, self.ngram, self.seed = num_perm, ngram, seed
         self.a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
         self.b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
-        self._b_row = self.b[None, :]
+        self._tiles = 0  # a and b repeated this many times (flat), grown on demand
+        self._a_flat = self._b_flat = np.empty(0, dtype=np.uint64)
 
-    def _grams(self, text: str) -> Iterable[str]:
-        """The word n-grams (the whole text if it is shorter), repeats kept."""
-        words = tokens(text)
-        n = min(self.ngram, max(len(words), 1))
-        return _word_ngrams(words, n) if words else [""]
+    def _grams(self, text: str) -> Iterable[bytes]:
+        """The UTF-8 word n-grams (the whole text if it is shorter), repeats kept."""
+        words = _utf8_words(text)
+        if len(words) <= 1:
+            return words or (b"",)
+        n = min(self.ngram, len(words))
+        return map(b" ".join, zip(*(words[k:] for k in range(n)), strict=False))
 
-    def _hash(self, grams: Iterable[str]) -> Iterator[int]:
-        return map(xxhash.xxh32_intdigest, map(str.encode, grams), repeat(self.seed))
+    def _hashes(self, grams: Iterable[bytes]) -> Iterator[int]:
+        return map(xxhash.xxh32_intdigest, grams, repeat(self.seed))
 
     def shingles(self, text: str) -> np.ndarray:
         """32-bit hashes of the distinct word n-grams (the whole text if it is shorter)."""
         grams = set(self._grams(text))
-        return np.fromiter(self._hash(grams), dtype=np.uint64, count=len(grams))
+        return np.fromiter(self._hashes(grams), dtype=np.uint64, count=len(grams))
+
+    def _flat_ab(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``a`` and ``b`` tiled ``n`` times: row-major ``(n, num_perm)`` operands, so every
+        ufunc below runs one contiguous loop (broadcast rows cost a loop call per row)."""
+        if n > self._tiles:
+            self._tiles = max(n, 2 * self._tiles, 64)
+            self._a_flat, self._b_flat = np.tile(self.a, self._tiles), np.tile(self.b, self._tiles)
+        size = n * self.num_perm
+        return self._a_flat[:size], self._b_flat[:size]
 
     def signature(self, text: str) -> np.ndarray:
         """Per permutation, the least ``(a*x + b) mod (2**61 - 1)`` over the shingles ``x``."""
         # a, x < 2**32 and b < 2**32: a*x + b < 2**64, so no uint64 overflow before the mod.
         # Repeated n-grams do not change a minimum, so they are not removed first.
-        x = np.fromiter(self._hash(self._grams(text)), dtype=np.uint64)
-        y = np.multiply.outer(x, self.a)  # (shingles, perms)
-        y += self._b_row
+        x = np.fromiter(self._hashes(self._grams(text)), dtype=np.uint64)
+        a, b = self._flat_ab(len(x))
+        y = np.repeat(x, self.num_perm)  # row s: shingle s once per permutation
+        y *= a
+        y += b
         # y mod (2**61 - 1) without a division: y = hi * 2**61 + lo == hi + lo (mod M), and
         # hi + lo < M + 8, so one conditional subtraction finishes it (same values as %);
         # it is needed only where some hi + lo >= M, which one max() finds.
@@ -208,7 +229,7 @@ class MinHasher:
         y += hi
         if y.max() >= _MERSENNE:
             y[y >= _MERSENNE] -= _MERSENNE
-        return y.min(axis=0)
+        return y.reshape(len(x), self.num_perm).min(axis=0)
 
 
 class NearDupIndex:
@@ -247,7 +268,8 @@ class NearDupIndex:
         for bucket, key in zip(self._buckets, self._band_keys(sig), strict=True):
             candidates.update(bucket.get(key, ()))
         for idx in sorted(candidates):
-            sim = float(np.mean(self._sigs[idx] == sig))
+            # count/num_perm: the value np.mean of the matches gives, without its overhead
+            sim = int(np.count_nonzero(self._sigs[idx] == sig)) / len(sig)
             if sim >= self.threshold:
                 return self._keys[idx], sim
         return None
@@ -272,9 +294,11 @@ class NearDupIndex:
 # --------------------------------------------------------------------------- decontamination
 
 
-def _gram_hashes(words: list[str], n: int) -> list[int]:
-    """xxh64 of each word n-gram (joined by spaces), in order; none if fewer than n words."""
-    return list(map(xxhash.xxh64_intdigest, map(str.encode, _word_ngrams(words, n))))
+def _gram_tuples(words: list[str], n: int) -> Iterator[tuple[str, ...]]:
+    """Each word n-gram as a tuple, in order; none if fewer than n words. (Sets of these
+    match exactly what the joined n-grams would, as words hold no spaces, and hashing a
+    tuple of words costs less than joining and encoding them.)"""
+    return zip(*(words[k:] for k in range(n)), strict=False)
 
 
 @dataclass(frozen=True)
@@ -292,9 +316,9 @@ class Decontaminator:
         if n < 1 or (short_n is not None and not 1 <= short_n < n):
             raise ValueError(f"need n >= 1 and 1 <= short_n < n, got n={n}, short_n={short_n}")
         self.n, self.short_n = n, short_n
-        self._long: set[int] = set()  # n-grams of eval texts with >= n tokens
-        self._short_all: set[int] = set()  # short_n-grams of every eval text
-        self._short_of_short: set[int] = set()  # short_n-grams of eval texts with < n tokens
+        self._long: set[tuple[str, ...]] = set()  # n-grams of eval texts with >= n tokens
+        self._short_all: set[tuple[str, ...]] = set()  # short_n-grams of every eval text
+        self._short_of_short: set[tuple[str, ...]] = set()  # of eval texts with < n tokens
         self.eval_docs = 0
         for text in eval_texts:
             self.add_eval(text)
@@ -303,9 +327,9 @@ class Decontaminator:
         words = tokens(text)
         self.eval_docs += 1
         if len(words) >= self.n:
-            self._long.update(_gram_hashes(words, self.n))
+            self._long.update(_gram_tuples(words, self.n))
         if self.short_n is not None:
-            grams = _gram_hashes(words, self.short_n)
+            grams = list(_gram_tuples(words, self.short_n))
             self._short_all.update(grams)
             if len(words) < self.n:
                 self._short_of_short.update(grams)
@@ -315,7 +339,7 @@ class Decontaminator:
         if self.short_n is None and len(text) < 2 * self.n - 1 and text.isascii():
             return None  # under n tokens, as n ASCII tokens need n - 1 separators
         words = _fresh_tokens(text)
-        checks: list[tuple[int, set[int]]] = []
+        checks: list[tuple[int, set[tuple[str, ...]]]] = []
         if len(words) >= self.n:
             checks.append((self.n, self._long))
             if self.short_n is not None and self._short_of_short:
@@ -323,9 +347,9 @@ class Decontaminator:
         elif self.short_n is not None:
             checks.append((self.short_n, self._short_all))
         for size, index in checks:
-            for i, h in enumerate(_gram_hashes(words, size)):
-                if h in index:
-                    return Contamination(" ".join(words[i : i + size]), size)
+            if not index.isdisjoint(_gram_tuples(words, size)):  # rare: then find the first
+                gram = next(g for g in _gram_tuples(words, size) if g in index)
+                return Contamination(" ".join(gram), size)
         return None
 
     def is_contaminated(self, text: str) -> tuple[bool, str | None]:

@@ -49,14 +49,31 @@ def contamination_text(item: Mapping[str, Any]) -> str:
     question = str(item.get("question") or "")
     ids, kwargs = item.get("instruction_id_list") or [], item.get("kwargs") or []
     if ids and isinstance(kwargs, list) and len(kwargs) == len(ids):
-        from balancedbio.rewards.ifeval import describe_instruction
-
         for iid, kw in zip(ids, kwargs, strict=True):
-            try:
-                question = question.replace(describe_instruction(iid, kw), " ")
-            except ValueError:
-                continue
+            text = _instruction_text(iid, kw)
+            if text is not None:
+                question = question.replace(text, " ")
     return "\n".join([question, *map(str, item.get("choices") or [])])
+
+
+_DESCRIPTIONS: dict[tuple[str, str], str | None] = {}  # (id, repr(kwargs)) -> text, bounded
+
+
+def _instruction_text(iid: str, kwargs: Any) -> str | None:
+    """``describe_instruction(iid, kwargs)``, None where it raises ValueError. Memoized by
+    the kwargs' repr (a pure function of them; a run repeats few combinations)."""
+    key = (iid, repr(kwargs))
+    if key in _DESCRIPTIONS:
+        return _DESCRIPTIONS[key]
+    from balancedbio.rewards.ifeval import describe_instruction
+
+    try:
+        text: str | None = describe_instruction(iid, kwargs)
+    except ValueError:
+        text = None
+    if len(_DESCRIPTIONS) < 4096:
+        _DESCRIPTIONS[key] = text
+    return text
 
 
 def eval_texts(dirs: Iterable[str | Path], files: Iterable[str | Path]) -> list[str]:

@@ -250,3 +250,20 @@ def test_utf8_words_are_the_encoded_normalized_words() -> None:
         want = [w.encode() for w in normalize(text).split()]
         assert list(_utf8_words.__wrapped__(text)) == want, text
         assert text_hash(text) == xxhash.xxh3_128_hexdigest(normalize(text).encode())
+
+
+def test_decontaminator_memo_follows_new_eval_texts() -> None:
+    text = " ".join(words(20, 31))
+    deco = Decontaminator([" ".join(words(13, 30))], n=13)
+    assert deco.check(text) is None and deco.check(text) is None  # second from the memo
+    deco.add_eval(text)
+    hit = deco.check(text)
+    assert hit is not None and hit.n == 13 and deco.check(text) == hit
+
+
+def test_strip_punct_equals_the_per_character_table() -> None:
+    from balancedbio.data.dedup import _PUNCT_TABLE, _strip_punct
+
+    for text in [*_texts(200, seed=15), "a\ud800b, ﬁ—x\x1c\x1f"]:
+        want = text.translate(_PUNCT_TABLE)
+        assert _strip_punct(text).split() == want.split(), text

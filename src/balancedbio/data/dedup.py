@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -47,10 +48,6 @@ class _PunctTable(dict[int, str]):
 _PUNCT_TABLE = _PunctTable()
 
 
-def _strip_punct(text: str) -> str:
-    return text.translate(_PUNCT_TABLE)
-
-
 def _ascii_punct_table() -> bytes:
     """Punctuation/symbols -> space; also the separators ``str.split`` knows but
     ``bytes.split`` does not (``\\x1c``-``\\x1f``), so both split ASCII text alike."""
@@ -62,6 +59,20 @@ def _ascii_punct_table() -> bytes:
 
 
 _ASCII_PUNCT = _ascii_punct_table()
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _strip_run(match: re.Match[str]) -> str:
+    return match.group().translate(_PUNCT_TABLE)
+
+
+def _strip_punct(text: str) -> str:
+    """Punctuation/symbols to spaces (``\\x1c``-``\\x1f`` too: whitespace to ``split``).
+    ASCII by a byte table; only the non-ASCII runs take the per-character table, which
+    ``str.translate`` would otherwise consult (slowly) for every character."""
+    raw = text.encode("utf-8", "surrogatepass").translate(_ASCII_PUNCT)
+    ascii_done = raw.decode("utf-8", "surrogatepass")
+    return _NON_ASCII.sub(_strip_run, ascii_done)
 
 
 def _ascii_words(text: str) -> list[str]:
@@ -301,6 +312,10 @@ def _gram_tuples(words: list[str], n: int) -> Iterator[tuple[str, ...]]:
     return zip(*(words[k:] for k in range(n)), strict=False)
 
 
+_UNSEEN: Any = object()
+_CHECKED_MAX = 1 << 16
+
+
 @dataclass(frozen=True)
 class Contamination:
     """Why an item was flagged: the shared n-gram (normalized words) and its size."""
@@ -320,10 +335,12 @@ class Decontaminator:
         self._short_all: set[tuple[str, ...]] = set()  # short_n-grams of every eval text
         self._short_of_short: set[tuple[str, ...]] = set()  # of eval texts with < n tokens
         self.eval_docs = 0
+        self._checked: dict[str, Contamination | None] = {}  # text -> check(text)
         for text in eval_texts:
             self.add_eval(text)
 
     def add_eval(self, text: str) -> None:
+        self._checked.clear()
         words = tokens(text)
         self.eval_docs += 1
         if len(words) >= self.n:
@@ -338,6 +355,14 @@ class Decontaminator:
         """The first shared n-gram, or None when ``text`` is clean."""
         if self.short_n is None and len(text) < 2 * self.n - 1 and text.isascii():
             return None  # under n tokens, as n ASCII tokens need n - 1 separators
+        hit = self._checked.get(text, _UNSEEN)
+        if hit is _UNSEEN:  # answer options and template lines recur across items
+            hit = self._check(text)
+            if len(self._checked) < _CHECKED_MAX:
+                self._checked[text] = hit
+        return hit
+
+    def _check(self, text: str) -> Contamination | None:
         words = _fresh_tokens(text)
         checks: list[tuple[int, set[tuple[str, ...]]]] = []
         if len(words) >= self.n:

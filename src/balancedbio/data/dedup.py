@@ -2,10 +2,14 @@
 
 * **Exact**: a 128-bit xxhash of the normalized text (casefold, punctuation removed,
   whitespace collapsed), so items differing only in case/punctuation/spacing collide.
-* **Near**: MinHash over word 5-gram shingles (``num_perm`` = 128 universal hashes
-  ``(a*x + b) mod (2**61 - 1)`` of 32-bit shingle hashes, computed with numpy) and LSH with
-  the band/row split that minimizes false positives + false negatives around the Jaccard
-  threshold (0.8 -> 9 bands x 13 rows). Candidates from shared buckets are confirmed by the
+* **Near**: MinHash over word 5-gram shingles and LSH with the band/row split that
+  minimizes false positives + false negatives around the Jaccard threshold (0.8 -> 9 bands
+  x 13 rows). A shingle's 32-bit hash mixes its words' xxh3 hashes (see :class:`MinHasher`);
+  the ``num_perm`` = 128 permutations are strongly universal multiply-add-shift hashes
+  ``((a*x + b) mod 2**64) >> 32`` with random 64-bit ``a``, ``b`` (computed with numpy).
+  (The earlier ``(a*x + b) mod (2**61 - 1)`` with ``a, x < 2**32`` wrapped at most 7 times,
+  so its permutations all favoured the same small shingle hashes and texts sharing only a
+  template scored ~0.9.) Candidates from shared buckets are confirmed by the
   signature-estimated Jaccard. Streaming: ``add`` answers "duplicate of whom" and keeps
   only first occurrences. Deterministic for a seed.
 * **Decontamination**, in the spirit of lm-eval's: a training text is contaminated when it
@@ -26,9 +30,6 @@ from typing import Any
 
 import numpy as np
 import xxhash
-
-_MERSENNE = np.uint64((1 << 61) - 1)
-_SHIFT = np.uint64(61)
 
 
 def _is_punct(ch: str) -> bool:
@@ -186,33 +187,43 @@ def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tu
 
 
 class MinHasher:
-    """MinHash signatures of word n-gram shingles (deterministic for ``seed``)."""
+    """MinHash signatures of word n-gram shingles (deterministic for ``seed``).
+
+    A shingle's 32-bit hash ``x`` is the top half of the splitmix64-mixed linear combination
+    (odd multipliers per position) of its words' seeded xxh3 hashes (each word is hashed
+    once, not each n-gram); permutation ``i`` ranks shingles by the multiply-add-shift hash
+    ``((a_i*x + b_i) mod 2**64) >> 32`` (strongly universal for random 64-bit ``a_i``,
+    ``b_i``). The shift is monotone, so a signature keeps each permutation's least
+    ``(a_i*x + b_i) mod 2**64`` (same argmin, no shift pass).
+    """
 
     def __init__(self, num_perm: int = 128, ngram: int = 5, seed: int = 0):
         if num_perm < 1 or ngram < 1:
             raise ValueError("num_perm and ngram must be >= 1")
         rng = np.random.default_rng(seed)
         self.num_perm, self.ngram, self.seed = num_perm, ngram, seed
-        self.a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
-        self.b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
+        odd = rng.integers(0, 1 << 63, size=num_perm + ngram, dtype=np.uint64) * 2 + 1
+        self.a, self.coef = odd[:num_perm], [int(c) for c in odd[num_perm:]]
+        self.b = rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64) * 2
         self._tiles = 0  # a and b repeated this many times (flat), grown on demand
         self._a_flat = self._b_flat = np.empty(0, dtype=np.uint64)
 
-    def _grams(self, text: str) -> Iterable[bytes]:
-        """The UTF-8 word n-grams (the whole text if it is shorter), repeats kept."""
-        words = _utf8_words(text)
-        if len(words) <= 1:
-            return words or (b"",)
+    def _gram_hashes(self, text: str) -> np.ndarray:
+        """32-bit hashes of the word n-grams (the whole text if it is shorter), repeats kept."""
+        words = _utf8_words(text) or (b"",)
+        v = np.fromiter(
+            map(xxhash.xxh3_64_intdigest, words, repeat(self.seed)), np.uint64, len(words)
+        )
         n = min(self.ngram, len(words))
-        return map(b" ".join, zip(*(words[k:] for k in range(n)), strict=False))
-
-    def _hashes(self, grams: Iterable[bytes]) -> Iterator[int]:
-        return map(xxhash.xxh32_intdigest, grams, repeat(self.seed))
+        count = len(words) - n + 1
+        g = v[:count] * self.coef[0]
+        for k in range(1, n):
+            g += v[k : k + count] * self.coef[k]  # wraps mod 2**64
+        return _splitmix_finalize(g) >> _U32
 
     def shingles(self, text: str) -> np.ndarray:
         """32-bit hashes of the distinct word n-grams (the whole text if it is shorter)."""
-        grams = set(self._grams(text))
-        return np.fromiter(self._hashes(grams), dtype=np.uint64, count=len(grams))
+        return np.unique(self._gram_hashes(text))
 
     def _flat_ab(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``a`` and ``b`` tiled ``n`` times: row-major ``(n, num_perm)`` operands, so every
@@ -224,23 +235,31 @@ class MinHasher:
         return self._a_flat[:size], self._b_flat[:size]
 
     def signature(self, text: str) -> np.ndarray:
-        """Per permutation, the least ``(a*x + b) mod (2**61 - 1)`` over the shingles ``x``."""
-        # a, x < 2**32 and b < 2**32: a*x + b < 2**64, so no uint64 overflow before the mod.
+        """Per permutation, the least ``(a*x + b) mod 2**64`` over the shingles ``x``."""
         # Repeated n-grams do not change a minimum, so they are not removed first.
-        x = np.fromiter(self._hashes(self._grams(text)), dtype=np.uint64)
+        x = self._gram_hashes(text)
         a, b = self._flat_ab(len(x))
         y = np.repeat(x, self.num_perm)  # row s: shingle s once per permutation
-        y *= a
+        y *= a  # uint64 arithmetic wraps: mod 2**64
         y += b
-        # y mod (2**61 - 1) without a division: y = hi * 2**61 + lo == hi + lo (mod M), and
-        # hi + lo < M + 8, so one conditional subtraction finishes it (same values as %);
-        # it is needed only where some hi + lo >= M, which one max() finds.
-        hi = y >> _SHIFT
-        y &= _MERSENNE
-        y += hi
-        if y.max() >= _MERSENNE:
-            y[y >= _MERSENNE] -= _MERSENNE
         return y.reshape(len(x), self.num_perm).min(axis=0)
+
+
+_U32 = np.uint64(32)
+_SPLITMIX = [
+    (np.uint64(30), np.uint64(0xBF58476D1CE4E5B9)),
+    (np.uint64(27), np.uint64(0x94D049BB133111EB)),
+]
+
+
+def _splitmix_finalize(h: np.ndarray) -> np.ndarray:
+    """splitmix64's output mix, in place: a bijection spreading every input bit over all
+    output bits (a linear combination alone leaves related n-grams' hashes related)."""
+    for shift, mult in _SPLITMIX:
+        h ^= h >> shift
+        h *= mult
+    h ^= h >> np.uint64(31)
+    return h
 
 
 class NearDupIndex:

@@ -161,3 +161,19 @@ def test_plain_random_path_matches_too(fast: _langdetect.FastDetector) -> None:
 def test_stream_reproduces_random_for_several_seeds() -> None:
     for seed in (0, 1, 12345):
         assert _langdetect._stream_matches(seed)
+
+
+def test_detect_stops_once_a_language_is_decided(fast: _langdetect.FastDetector) -> None:
+    """``decided`` drops the trials after a running mean passes 1/2 (same winner)."""
+    stopped = 0
+    for text in _corpus():
+        try:
+            full = fast.probabilities(text).tolist()
+        except LangDetectException:
+            continue
+        early = fast.probabilities(text, decided=True).tolist()
+        stopped += early != full
+        if early != full:
+            assert max(early) > 0.5
+            assert early.index(max(early)) == full.index(max(full)), text
+    assert stopped > 100

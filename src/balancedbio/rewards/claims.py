@@ -35,6 +35,7 @@ import bisect
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from balancedbio.rewards.entities import Entity, find_entities
 
@@ -316,8 +317,27 @@ def _icd_claims(kg: KnowledgeGraph, text: str, unknown: list[str]) -> list[Claim
     return out
 
 
+#: Per graph: text -> its (immutable) report, for the latest texts. A constructor that
+#: checks its own reference and the validator that checks it again share one pass.
+_reports: WeakKeyDictionary[KnowledgeGraph, dict[str, ClaimReport]] = WeakKeyDictionary()
+_MAX_REPORTS = 256
+
+
 def check_claims(text: str, kg: KnowledgeGraph) -> ClaimReport:
-    """Extract the claims of ``text`` and check each against the graph."""
+    """Extract the claims of ``text`` and check each against the graph (memoized per graph
+    for the latest texts)."""
+    memo = _reports.get(kg)
+    if memo is None:
+        memo = _reports[kg] = {}
+    got = memo.get(text)
+    if got is None:
+        if len(memo) >= _MAX_REPORTS:
+            del memo[next(iter(memo))]  # the oldest
+        got = memo[text] = _check_claims(text, kg)
+    return got
+
+
+def _check_claims(text: str, kg: KnowledgeGraph) -> ClaimReport:
     unknown: list[str] = []
     checks = _Checks(kg)
     claims = _extract(text, checks, unknown)

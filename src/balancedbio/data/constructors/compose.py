@@ -302,6 +302,20 @@ def finish(plan: Plan, text: str) -> str:
     return text
 
 
+def shown(plan: Plan, sentence: str) -> str:
+    """``sentence`` as :func:`finish` renders it inside the response: its case, comma and
+    JSON steps act on each character (a comma with the spaces after it) on its own."""
+    if plan.has("change_case:english_lowercase"):
+        sentence = sentence.lower()
+    elif plan.has("change_case:english_capital"):
+        sentence = sentence.upper()
+    if plan.has("punctuation:no_comma"):
+        sentence = re.sub(r",\s*", "; ", sentence).replace(",", " ")
+    if plan.has(_JSON):
+        sentence = json.dumps(sentence, ensure_ascii=False)[1:-1]
+    return sentence
+
+
 def _relation(rng: random.Random, count: int, lo: int, hi: int) -> tuple[str, int]:
     """A (relation, threshold) in [lo, hi] that ``count`` satisfies."""
     can_least = count >= lo
@@ -372,4 +386,5 @@ __all__ = [
     "fit_kwargs",
     "pick_instructions",
     "prompt_text",
+    "shown",
 ]

@@ -18,6 +18,7 @@ validation then checks every instruction (``ifeval:<id>`` on failure).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from balancedbio.data.constructors import compose
@@ -32,29 +33,61 @@ if TYPE_CHECKING:
     import random
 
     from balancedbio.data.seeds import Seed
+    from balancedbio.rewards.claims import ClaimReport
 
 _CONSTRAINED = "detectable_format:constrained_response"
 _LANG = "language:response_language"
 PRIMARY_ONLY = frozenset({_CONSTRAINED, _LANG, *compose.CASE})
 
 
-def keep_true(
-    kg: Any, cands: list[tuple[str, list[dict[str, Any]]]]
-) -> tuple[list[str], list[dict[str, Any]]]:
+Candidates = list[tuple[str, list[dict[str, Any]]]]
+
+
+def keep_true(kg: Any, cands: Candidates) -> tuple[list[str], list[dict[str, Any]]]:
     """Sentences (with their facts) minus those stating a false relation, in one claims pass."""
+    kept = true_candidates(kg, cands)
+    return [s for s, _ in kept], [f for _, fs in kept for f in fs]
+
+
+def true_candidates(kg: Any, cands: Candidates) -> Candidates:
+    """``cands`` minus the sentences a false claim of their joined text overlaps."""
     from balancedbio.rewards.claims import check_claims
 
     text = " ".join(s for s, _ in cands)
     bad = [c.span for c, _ in check_claims(text, kg).false_claims]
-    sents, facts, pos = [], [], 0
+    kept, pos = [], 0
     for sent, fs in cands:
         start, end = pos, pos + len(sent)
         pos = end + 1
-        if any(a < end and start < b for a, b in bad):
-            continue
-        sents.append(sent)
-        facts += fs
-    return sents, facts
+        if not any(a < end and start < b for a, b in bad):
+            kept.append((sent, fs))
+    return kept
+
+
+def false_sentences(report: ClaimReport, text: str, sents: Sequence[str]) -> set[int] | None:
+    """Indices of ``sents`` (each found verbatim in ``text``) that a false claim of ``text``
+    overlaps; None when one is not in ``text`` (its claims must then be read on its own)."""
+    bad = [c.span for c, _ in report.false_claims]
+    out = set()
+    for i, sent in enumerate(sents):
+        start = text.find(sent)
+        if start < 0:
+            return None
+        while start >= 0 and bad:
+            end = start + len(sent)
+            if any(a < end and start < b for a, b in bad):
+                out.add(i)
+            start = text.find(sent, start + 1)
+    return out
+
+
+def with_sentences(x: str, base: dict[str, Any], cands: Candidates) -> dict[str, Any] | Rejection:
+    """``base`` with ``cands`` after its lead sentence and their facts before the lead's."""
+    sents = [*base["sentences"], *(s for s, _ in cands)]
+    if not sents:
+        return reject("insufficient_content", f"{x}: nothing verifiable to say")
+    facts = [f for _, fs in cands for f in fs]
+    return {**base, "sentences": sents, "facts": [*facts, *base["facts"]]}
 
 
 class InstructionItem(Constructor):
@@ -108,6 +141,18 @@ class InstructionItem(Constructor):
     ) -> Result:
         """Template mode: the composed response is the reference (verified here)."""
         plan, response, prompt = self.plan(rng, **inputs)
+        return self.verified(seed, plan, prompt, response, facts, entities)
+
+    def verified(
+        self,
+        seed: Seed,
+        plan: compose.Plan,
+        prompt: str,
+        response: str,
+        facts: list[dict[str, Any]],
+        entities: list[dict[str, str]],
+    ) -> Result:
+        """The row of a template response that follows its instructions, else a rejection."""
         failed = compose.failures(prompt, response, plan)
         if failed:
             return reject(f"ifeval:{failed[0]}", f"reference does not follow {failed}", "construct")
@@ -173,11 +218,15 @@ class TopicInstruction(InstructionItem):
     task = "instruction"
 
     def topic_sentences(self, x: str, rng: random.Random) -> tuple[list[str], list[dict[str, Any]]]:
-        """Definition, annotated features, a synonym and the parent class of ``x``; sentences
-        that ``rewards.claims`` reads as a false relation are dropped (one pass)."""
+        """:meth:`candidates` minus those ``rewards.claims`` reads as a false relation."""
+        return keep_true(self.kg, self.candidates(x, rng))
+
+    def candidates(self, x: str, rng: random.Random) -> Candidates:
+        """Definition, annotated features, a synonym and the parent class of ``x``, each
+        with the facts it states (not yet claims-checked)."""
         kg, idx = self.kg, self.index
         name = capitalize(kg.name_of(x))
-        cands: list[tuple[str, list[dict[str, Any]]]] = []
+        cands: Candidates = []
         definition = first_sentences(kg[x].definition or "", 200)
         if definition:
             head = definition[0].lower() + definition[1:]
@@ -217,34 +266,83 @@ class TopicInstruction(InstructionItem):
                     [fact("is_a", x, parents[0], True)],
                 )
             )
-        return keep_true(self.kg, cands)
+        return cands
 
     def inputs(self, seed: Seed, rng: random.Random) -> dict[str, Any] | Rejection:
+        """Model mode: the candidate sentences are claims-checked up front."""
+        got = self.unchecked(seed, rng)
+        if isinstance(got, Rejection):
+            return got
+        base, cands = got
+        return with_sentences(seed.entity, base, true_candidates(self.kg, cands))
+
+    def build(self, seed: Seed) -> Result:
+        """Template mode: composed with every candidate sentence, then one claims pass over
+        the reference (which the validator's identical pass reuses); only if a false claim
+        falls in a candidate sentence is it dropped and the response composed again from
+        the same random state (replayed: cheaper than saving it for every seed)."""
+        rng = seed.rng()
+        got = self.unchecked(seed, rng)
+        if isinstance(got, Rejection):
+            return got
+        base, cands = got
+        inputs = with_sentences(seed.entity, base, cands)
+        if isinstance(inputs, Rejection):
+            return inputs
+        facts, entities = inputs.pop("facts"), inputs.pop("entities")
+        plan, response, prompt = self.plan(rng, **inputs)
+        kept = self.true_in(plan, response, cands)
+        if len(kept) < len(cands):
+            rng = seed.rng()
+            self.unchecked(seed, rng)  # the same draws again: rng is where plan() began
+            inputs = with_sentences(seed.entity, base, kept)
+            if isinstance(inputs, Rejection):
+                return inputs
+            facts, entities = inputs.pop("facts"), inputs.pop("entities")
+            plan, response, prompt = self.plan(rng, **inputs)
+        return self.verified(seed, plan, prompt, response, facts, entities)
+
+    def true_in(self, plan: compose.Plan, response: str, cands: Candidates) -> Candidates:
+        """The candidates no false claim of ``response`` overlaps, where the response holds
+        them as :func:`compose.shown` renders them; else (translated) read on their own."""
+        from balancedbio.rewards.claims import check_claims
+
+        report = check_claims(response, self.kg)
+        drop = false_sentences(report, response, [compose.shown(plan, s) for s, _ in cands])
+        if drop is None:
+            return true_candidates(self.kg, cands)
+        return [c for i, c in enumerate(cands) if i not in drop]
+
+    def unchecked(
+        self, seed: Seed, rng: random.Random
+    ) -> tuple[dict[str, Any], Candidates] | Rejection:
+        """Inputs whose ``sentences``/``facts`` hold only the yes/no lead, and the topic's
+        candidate sentences (see :func:`with_sentences`)."""
         x = seed.entity
         primary = INSTRUCTION_IDS[seed.ordinal % len(INSTRUCTION_IDS)]
         name = self.kg.name_of(x)
-        sents, facts = self.topic_sentences(x, rng)
+        cands = self.candidates(x, rng)
         entities = [{"text": name, "id": x}]
+        lead: list[str] = []
+        facts: list[dict[str, Any]] = []
         if primary == _CONSTRAINED:
             got = self.yes_no(x, rng)
             if got is None:
                 return reject("insufficient_findings", f"{x}: nothing to ask a yes/no question on")
-            task, lead, yn_fact, pheno = got
-            sents = [lead, *sents]
-            facts.append(yn_fact)
+            task, first, yn_fact, pheno = got
+            lead, facts = [first], [yn_fact]
             entities.append({"text": self.kg.name_of(pheno), "id": pheno})
         else:
             task = rng.choice(TASKS).format(t=name)
-        if not sents:
-            return reject("insufficient_content", f"{x}: nothing verifiable to say")
-        return {
+        base = {
             "task": task,
             "topic": name,
-            "sentences": sents,
+            "sentences": lead,
             "facts": facts,
             "entities": entities,
             "primary": primary,
         }
+        return base, cands
 
     def yes_no_class(
         self, x: str, rng: random.Random

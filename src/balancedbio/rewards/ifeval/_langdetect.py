@@ -34,6 +34,7 @@ _LATIN = re.compile("[A-z]")  # langdetect's 'A' <= ch <= 'z'
 _NON_LATIN = re.compile("[\u0300-\U0010ffff]")
 _BLOCKS = 16  # normalization blocks (5 updates each) gathered at once
 _WORDS_MEMO = 1 << 15  # per-word n-gram memo entries before it is cleared
+_DECIDED = 0.5 + 1e-6  # a running mean above this decides detect() (rounding: ~1e-15)
 
 
 def prepare(text: str, max_length: int = 10000) -> str:
@@ -254,8 +255,14 @@ class FastDetector:
         """The n-grams themselves (what ``Detector._extract_ngrams`` returns)."""
         return [self.profiles.words[k] for k in self.features(text)]
 
-    def probabilities(self, text: str) -> np.ndarray:
-        """``Detector.langprob`` after ``_detect_block``: the mean over trials, per language."""
+    def probabilities(self, text: str, *, decided: bool = False) -> np.ndarray:
+        """``Detector.langprob`` after ``_detect_block``: the mean over trials, per language.
+
+        ``decided``: stop after the trial where one language's running sum of
+        ``prob / n_trial`` passes 1/2. Later trials add non-negative terms and each trial's
+        probabilities sum to 1, so its final mean stays above 1/2 and every other below: the
+        most probable language (what :meth:`detect` returns) is already fixed.
+        """
         rows, picks = np.unique(np.array(self.features(text)), return_inverse=True)
         table = self.profiles.matrix[rows]
         n_lang = len(self.langlist)
@@ -273,6 +280,8 @@ class FastDetector:
             else:
                 self._trial_plain(prob, list(weighted[picks]), rnd)  # type: ignore[arg-type]
             langprob += prob / self.n_trial
+            if decided and langprob.max() > _DECIDED and prob.min() >= 0.0:
+                break
         return langprob
 
     def _trial(
@@ -322,7 +331,7 @@ class FastDetector:
         """The most probable language (``Detector.detect``); raises ``LangDetectException``."""
         from langdetect.language import Language
 
-        probs = self.probabilities(text).tolist()
+        probs = self.probabilities(text, decided=True).tolist()
         found = [Language(lang, p) for lang, p in zip(self.langlist, probs, strict=True)]
         found = [lang for lang in found if lang.prob > self.prob_threshold]
         found.sort(reverse=True)

@@ -167,3 +167,17 @@ def test_cue_and_clause_shortcuts_match_plain_regex_scans() -> None:
             first = next((e for e in ends if e >= m.end()), None)
             assert (stop.start() if stop else None) == first, text
     assert sum(bool(_CUE.search(t)) for t in texts) > 1000  # the texts do exercise the cues
+
+
+def test_reports_are_memoized_per_graph_for_the_latest_texts(kg: KnowledgeGraph) -> None:
+    from balancedbio.rewards import claims
+
+    text = "Focal seizure is a kind of seizure. Seizure is a form of hearing loss."
+    first = check_claims(text, kg)
+    assert check_claims(text, kg) is first  # the validator's repeat of a constructor's pass
+    assert first == claims._check_claims(text, kg)  # the same report as a fresh pass
+    assert isinstance(first.claims, tuple) and isinstance(first.verdicts, tuple)
+    for i in range(claims._MAX_REPORTS + 5):
+        check_claims(f"Seizure {i} is a form of hearing loss.", kg)
+    memo = claims._reports[kg]
+    assert len(memo) == claims._MAX_REPORTS and text not in memo  # the oldest went first

@@ -107,6 +107,7 @@ PLACEHOLDERS = ("[clinic name]", "[phone number]", "[appointment date]", "[docto
 HIGHLIGHTS = ("early recognition", "regular follow-up", "specialist review", "family support")
 
 
+@functools.cache  # a pure function of two of the 25 ids
 def compatible(a: str, b: str) -> bool:
     """May instructions ``a`` and ``b`` appear in one prompt?"""
     if a == b or (a in STRUCTURE and b in STRUCTURE) or {a, b} == CASE:

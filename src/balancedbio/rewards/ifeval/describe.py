@@ -141,38 +141,42 @@ def complete_kwargs(
     """
     spec = get_spec(instruction_id)
     out = {k: v for k, v in (kwargs or {}).items() if v}
-    draws: dict[str, Callable[[], Any]] = {
-        "keywords": lambda: rng.sample(list(vocabulary), k=2),
-        "forbidden_words": lambda: rng.sample(list(vocabulary), k=2),
-        "keyword": lambda: rng.choice(vocabulary),
-        "first_word": lambda: rng.choice(vocabulary),
-        "frequency": lambda: rng.randint(1, 3),
-        "let_frequency": lambda: rng.randint(1, 10),
-        "capital_frequency": lambda: rng.randint(1, 20),
-        "relation": lambda: rng.choice(checks.RELATIONS),
-        "let_relation": lambda: rng.choice(checks.RELATIONS),
-        "capital_relation": lambda: rng.choice(checks.RELATIONS),
-        "letter": lambda: rng.choice(string.ascii_letters).lower(),
-        "language": lambda: rng.choice(list(LANGUAGE_CODES)),
-        "num_sentences": lambda: rng.randint(1, 20),
-        "num_placeholders": lambda: rng.randint(1, 4),
-        "num_bullets": lambda: rng.randint(1, 5),
-        "num_highlights": lambda: rng.randint(1, 4),
-        "num_sections": lambda: rng.randint(1, 5),
-        "num_paragraphs": lambda: rng.randint(1, 5),
-        "num_words": lambda: rng.randint(100, 500),
-        "section_spliter": lambda: rng.choice(SECTION_SPLITTERS),
-        "postscript_marker": lambda: rng.choice(POSTSCRIPT_MARKERS),
-        "end_phrase": lambda: rng.choice(ENDING_OPTIONS),
-        "nth_paragraph": lambda: rng.randint(1, int(out["num_paragraphs"])),
-        "prompt_to_repeat": lambda: prompt,
-    }
     for name in spec.params:  # in order: num_paragraphs is drawn before nth_paragraph
         if name not in out:
-            value = draws[name]()
+            value = _DRAWS[name](rng, vocabulary, prompt, out)
             if value:
                 out[name] = value
     return out
+
+
+_Draw = Callable[[random.Random, Sequence[str], "str | None", dict[str, Any]], Any]
+#: How :func:`complete_kwargs` draws each argument: ``(rng, vocabulary, prompt, drawn so far)``.
+_DRAWS: dict[str, _Draw] = {
+    "keywords": lambda rng, v, p, out: rng.sample(list(v), k=2),
+    "forbidden_words": lambda rng, v, p, out: rng.sample(list(v), k=2),
+    "keyword": lambda rng, v, p, out: rng.choice(v),
+    "first_word": lambda rng, v, p, out: rng.choice(v),
+    "frequency": lambda rng, v, p, out: rng.randint(1, 3),
+    "let_frequency": lambda rng, v, p, out: rng.randint(1, 10),
+    "capital_frequency": lambda rng, v, p, out: rng.randint(1, 20),
+    "relation": lambda rng, v, p, out: rng.choice(checks.RELATIONS),
+    "let_relation": lambda rng, v, p, out: rng.choice(checks.RELATIONS),
+    "capital_relation": lambda rng, v, p, out: rng.choice(checks.RELATIONS),
+    "letter": lambda rng, v, p, out: rng.choice(string.ascii_letters).lower(),
+    "language": lambda rng, v, p, out: rng.choice(list(LANGUAGE_CODES)),
+    "num_sentences": lambda rng, v, p, out: rng.randint(1, 20),
+    "num_placeholders": lambda rng, v, p, out: rng.randint(1, 4),
+    "num_bullets": lambda rng, v, p, out: rng.randint(1, 5),
+    "num_highlights": lambda rng, v, p, out: rng.randint(1, 4),
+    "num_sections": lambda rng, v, p, out: rng.randint(1, 5),
+    "num_paragraphs": lambda rng, v, p, out: rng.randint(1, 5),
+    "num_words": lambda rng, v, p, out: rng.randint(100, 500),
+    "section_spliter": lambda rng, v, p, out: rng.choice(SECTION_SPLITTERS),
+    "postscript_marker": lambda rng, v, p, out: rng.choice(POSTSCRIPT_MARKERS),
+    "end_phrase": lambda rng, v, p, out: rng.choice(ENDING_OPTIONS),
+    "nth_paragraph": lambda rng, v, p, out: rng.randint(1, int(out["num_paragraphs"])),
+    "prompt_to_repeat": lambda rng, v, p, out: p,
+}
 
 
 def describe_instruction(

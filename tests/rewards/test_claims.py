@@ -169,9 +169,12 @@ def test_cue_and_clause_shortcuts_match_plain_regex_scans() -> None:
     assert sum(bool(_CUE.search(t)) for t in texts) > 1000  # the texts do exercise the cues
 
 
-def test_reports_are_memoized_per_graph_for_the_latest_texts(kg: KnowledgeGraph) -> None:
+def test_reports_are_memoized_per_graph_for_the_latest_texts(
+    kg: KnowledgeGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from balancedbio.rewards import claims
 
+    monkeypatch.setattr(claims, "_MAX_REPORTS", 8)
     text = "Focal seizure is a kind of seizure. Seizure is a form of hearing loss."
     first = check_claims(text, kg)
     assert check_claims(text, kg) is first  # the validator's repeat of a constructor's pass

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
@@ -318,9 +319,11 @@ def _icd_claims(kg: KnowledgeGraph, text: str, unknown: list[str]) -> list[Claim
 
 
 #: Per graph: text -> its (immutable) report, for the latest texts. A constructor that
-#: checks its own reference and the validator that checks it again share one pass.
-_reports: WeakKeyDictionary[KnowledgeGraph, dict[str, ClaimReport]] = WeakKeyDictionary()
-_MAX_REPORTS = 256
+#: checks its own reference and the validator that checks it again share one pass (sized,
+#: like the IFEval verdict memo, for a whole construct batch checked before validation).
+_reports: WeakKeyDictionary[KnowledgeGraph, OrderedDict[str, ClaimReport]]
+_reports = WeakKeyDictionary()
+_MAX_REPORTS = 4096
 
 
 def check_claims(text: str, kg: KnowledgeGraph) -> ClaimReport:
@@ -328,11 +331,11 @@ def check_claims(text: str, kg: KnowledgeGraph) -> ClaimReport:
     for the latest texts)."""
     memo = _reports.get(kg)
     if memo is None:
-        memo = _reports[kg] = {}
+        memo = _reports[kg] = OrderedDict()
     got = memo.get(text)
     if got is None:
-        if len(memo) >= _MAX_REPORTS:
-            del memo[next(iter(memo))]  # the oldest
+        while len(memo) >= _MAX_REPORTS:
+            memo.popitem(last=False)  # the oldest
         got = memo[text] = _check_claims(text, kg)
     return got
 

@@ -48,6 +48,19 @@ _CLAIM_WORDS = re.compile(rf"\b(?:{'|'.join(_CLAIM_WORD_LIST)})\b", re.IGNORECAS
 _CLAIM_WORDS_LOWER = re.compile(
     "(?:" + "|".join(rf"{w[0]}(?<!\w\w){w[1:]}" for w in _CLAIM_WORD_LIST) + r")\b"
 )
+#: The words ``_CLAIM_WORDS`` matches alone, each a whole ``\w+`` run of the text. Its other
+#: matches span several runs: "a.k.a" (runs a, k, a / a, ka / ak, a) and "is in".
+_CLAIM_TOKENS = frozenset(
+    """type types kind kinds form forms subtype subtypes subclass subclasses variant variants
+    category categories class classes known called referred termed aka characterised
+    characterized present presents presenting manifest manifests cause causes lead leads
+    result results feature features associated falls belongs part classified listed coded
+    under""".split()
+)
+_CLAIM_MULTI = frozenset(("k", "ka", "ak", "is"))
+#: Lower-cases ASCII word characters (``\w``) and blanks every other ASCII character, so
+#: ``.split()`` gives a text's ``\w+`` runs.
+_WORD_TABLE = {c: (chr(c).lower() if chr(c).isalnum() or c == 95 else " ") for c in range(128)}
 #: ``\b[A-TV-Z]\d[0-9A-Z]\b`` (an ICD-10 code), led by its first character likewise.
 _ICD_LIKE = re.compile(r"[A-TV-Z](?<!\w\w)\d[0-9A-Z]\b")
 _ICD_CODE = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
@@ -294,7 +307,11 @@ def _may_claim(text: str) -> bool:
     """Does ``text`` hold a claim word or an ICD-10 code? Every cue of rewards.claims does:
     a text without any cannot state a claim, so its claims pass is skipped."""
     if text.isascii():  # there, ignoring case is plain ASCII lower-casing
-        found = _CLAIM_WORDS_LOWER.search(text.lower())
+        words = set(text.translate(_WORD_TABLE).split())
+        if not _CLAIM_TOKENS.isdisjoint(words):
+            return True
+        # only "a.k.a" and "is in" remain, whose runs these are (else: no claim word)
+        found = _CLAIM_WORDS_LOWER.search(text.lower()) if words & _CLAIM_MULTI else None
     else:
         found = _CLAIM_WORDS.search(text)
     return found is not None or _ICD_LIKE.search(text) is not None

@@ -31,9 +31,21 @@ _BOUND_SLACK = 1e-9  # relative slack so a value exactly at +-5 % survives float
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
+#: :func:`normalize_text`'s character steps on ASCII (NFKC and casefold are lower-casing
+#: there): Unicode punctuation (category P*) becomes a space, other ``string.punctuation``
+#: is dropped.
+_ASCII_NORM = {
+    c: " " if unicodedata.category(chr(c)).startswith("P") else None
+    for c in map(ord, string.punctuation)
+} | {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
 def normalize_text(text: str) -> str:
     """SQuAD-style normalization: casefold, drop punctuation and articles, squeeze spaces."""
-    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    text = str(text)
+    if text.isascii():
+        return " ".join(_ARTICLES.sub(" ", text.translate(_ASCII_NORM)).split())
+    text = unicodedata.normalize("NFKC", text).casefold()
     text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
     text = "".join(ch for ch in text if ch not in string.punctuation)
     text = _ARTICLES.sub(" ", text)
@@ -125,6 +137,12 @@ _CUE = re.compile(
     r"(?:is\b|would\s+be\b|will\s+be\b|should\s+be\b|:|=)[\s*_\"':]*",
     re.IGNORECASE,
 )
+#: ``_CUE`` for lower-cased ASCII text (same matches there), led by literals so ``re`` skips
+#: ahead to them; ``x(?<!\w\w)`` is ``\bx`` for a letter ``x``.
+_CUE_LOWER = re.compile(
+    r"(?:a(?<!\w\w)nswer|o(?<!\w\w)ption|c(?<!\w\w)hoice)(?:\s+choice)?[\s*_\"']*"
+    r"(?:is\b|would\s+be\b|will\s+be\b|should\s+be\b|:|=)[\s*_\"':]*"
+)
 _THINK_END = re.compile(r"</think>", re.IGNORECASE)
 
 
@@ -143,8 +161,11 @@ def _cue_fragments(text: str) -> list[str]:
         low = text.lower()
         if "answer" not in low and "option" not in low and "choice" not in low:
             return []
+        found = _CUE_LOWER.finditer(low)
+    else:
+        found = _CUE.finditer(text)
     frags = []
-    for m in _CUE.finditer(text):
+    for m in found:
         line = text[m.end() :].split("\n", 1)[0]
         frags.append(line.strip())
     return frags[::-1]

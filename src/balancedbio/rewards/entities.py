@@ -42,6 +42,21 @@ _PHRASE_SEP = re.compile(
     r"[,;:\n\u2022]|(?<!\d)\.(?!\d)|\b(?:and|or|with|plus|also)\b", re.IGNORECASE
 )
 _LEAD = re.compile(r"[\s\-*+>#\d.)]*(?:(?:a|an|the|some|marked|mild|severe)\s+)*", re.IGNORECASE)
+#: ``_PHRASE_SEP`` and ``_CLAUSE_END`` for lower-cased ASCII text (same matches there). Each
+#: branch leads with a literal, so ``re`` skips ahead to the characters that can start one;
+#: ``x(?<!\w\w)`` is ``\bx`` for a letter ``x``, ``\.(?<!\d\.)`` is ``(?<!\d)\.``.
+_PHRASE_SEP_LOWER = re.compile(
+    r",|;|:|\n|\u2022|\.(?<!\d\.)(?!\d)|a(?<!\w\w)nd\b|o(?<!\w\w)r\b|w(?<!\w\w)ith\b"
+    r"|p(?<!\w\w)lus\b|a(?<!\w\w)lso\b"
+)
+_CLAUSE_END_LOWER = re.compile(r"\.|;|!|\?|\n|b(?<!\w\w)ut\b|h(?<!\w\w)owever\b|w(?<!\w\w)hereas\b")
+#: The first word of each ``_NEG_CUE`` cue: a whole word of every text a cue occurs in.
+_NEG_WORDS = frozenset(
+    "no not denies denied without absent negative free rule rules ruled excluded".split()
+)
+#: Lower-cases ASCII word characters (``\w``) and blanks every other ASCII character, so
+#: ``.split()`` gives a text's ``\w+`` runs.
+_WORD_TABLE = {c: (chr(c).lower() if chr(c).isalnum() or c == 95 else " ") for c in range(128)}
 
 
 T = TypeVar("T")
@@ -163,7 +178,8 @@ def phrase_spans(text: str) -> list[tuple[int, int]]:
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     pos = 0
-    for m in [*_PHRASE_SEP.finditer(text), None]:
+    seps = _PHRASE_SEP_LOWER.finditer(text.lower()) if text.isascii() else _PHRASE_SEP.finditer(text)
+    for m in [*seps, None]:
         stop = m.start() if m is not None else len(text)
         lead = _LEAD.match(text, pos, stop)
         start = lead.end() if lead else pos
@@ -196,7 +212,12 @@ def lookup_phrases(
 def negated_spans(text: str) -> list[tuple[int, int]]:
     """Spans negated by a cue ("no fever, cough or rash"): cue to the end of its clause;
     sorted and disjoint."""
-    ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+    if text.isascii():  # there, ignoring case is plain ASCII lower-casing
+        if _NEG_WORDS.isdisjoint(text.translate(_WORD_TABLE).split()):
+            return []  # no cue's first word: no cue
+        ends = [m.start() for m in _CLAUSE_END_LOWER.finditer(text.lower())]
+    else:
+        ends = [m.start() for m in _CLAUSE_END.finditer(text)]
     spans: list[tuple[int, int]] = []
     for m in _NEG_CUE.finditer(text):
         k = bisect.bisect_left(ends, m.end())

@@ -16,10 +16,11 @@ directory (:func:`shared_graph`, on first use).
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ _PHRASE_SEP = re.compile(
     r"[,;:\n\u2022]|(?<!\d)\.(?!\d)|\b(?:and|or|with|plus|also)\b", re.IGNORECASE
 )
 _LEAD = re.compile(r"[\s\-*+>#\d.)]*(?:(?:a|an|the|some|marked|mild|severe)\s+)*", re.IGNORECASE)
+_LEAD_LOWER = re.compile(r"[\s\-*+>#\d.)]*(?:(?:a|an|the|some|marked|mild|severe)\s+)*")
+_span = operator.methodcaller("span")
+_new = object.__new__
 #: ``_PHRASE_SEP`` and ``_CLAUSE_END`` for lower-cased ASCII text (same matches there). Each
 #: branch leads with a literal, so ``re`` skips ahead to the characters that can start one;
 #: ``x(?<!\w\w)`` is ``\bx`` for a letter ``x``, ``\.(?<!\d\.)`` is ``(?<!\d)\.``.
@@ -71,6 +75,8 @@ _MAX_MEMO = 100_000
 _text_entities: WeakKeyDictionary[KnowledgeGraph, dict[str, tuple[Entity, ...]]]
 _text_entities = WeakKeyDictionary()
 _MAX_TEXTS = 64
+#: Entity ids -> :func:`_kinds_of` them (bounded memo).
+_kinds: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
 #: Text -> its phrase spans, for the latest texts (a pure function of the text).
 _phrases: dict[str, tuple[tuple[int, int], ...]] = {}
 
@@ -82,29 +88,68 @@ def shared_graph(cache_dir: str | None = None) -> KnowledgeGraph:
     return default_graph(KnowledgeConfig(cache_dir=cache_dir))
 
 
+class _Kind:
+    """The ids of one kind (index into :func:`_kinds_of`), cached on first read in the
+    entity's ``__dict__``: a non-data descriptor, so the cached value shadows it (the
+    workflow rules read them many times per entity; not a field, so equality, hashing and
+    ``repr`` are unchanged)."""
+
+    __slots__ = ("index", "name")
+
+    def __init__(self, index: int) -> None:
+        self.index, self.name = index, ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Entity | None, owner: type | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        got = obj.__dict__[self.name] = _kinds_of(obj.ids)[self.index]
+        return got
+
+
 @dataclass(frozen=True)
 class Entity:
-    """A grounded span: ``ids`` are every id its text names, the grounded one first."""
+    """A grounded span: ``ids`` are every id its text names, the grounded one first.
+
+    ``diseases``, ``phenotypes`` and ``icd`` are the ids of each kind, in order."""
 
     start: int
     end: int
     text: str
     ids: tuple[str, ...]
 
-    @property
-    def diseases(self) -> tuple[str, ...]:
-        return tuple(i for i in self.ids if i.startswith(DISEASE_PREFIXES))
-
-    @property
-    def phenotypes(self) -> tuple[str, ...]:
-        return tuple(i for i in self.ids if i.startswith(PHENOTYPE_PREFIX))
-
-    @property
-    def icd(self) -> tuple[str, ...]:
-        return tuple(i for i in self.ids if i.startswith(ICD_PREFIX))
+    diseases: ClassVar[tuple[str, ...]] = _Kind(0)  # type: ignore[assignment]
+    phenotypes: ClassVar[tuple[str, ...]] = _Kind(1)  # type: ignore[assignment]
+    icd: ClassVar[tuple[str, ...]] = _Kind(2)  # type: ignore[assignment]
 
     def overlaps(self, start: int, end: int) -> bool:
         return self.start < end and start < self.end
+
+
+def _entity(start: int, end: int, text: str, ids: tuple[str, ...]) -> Entity:
+    """``Entity(start, end, text, ids)``, built without the frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` per field): grounding builds thousands."""
+    e = _new(Entity)
+    d = e.__dict__
+    d["start"], d["end"], d["text"], d["ids"] = start, end, text, ids
+    return e
+
+
+def _kinds_of(ids: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """``(diseases, phenotypes, ICD codes)`` among ``ids``, memoized (a pure function of
+    the ids; the workflow rules ask each entity several times)."""
+    got = _kinds.get(ids)
+    if got is None:
+        if len(_kinds) >= _MAX_MEMO:
+            _kinds.clear()
+        got = _kinds[ids] = (
+            tuple(i for i in ids if i.startswith(DISEASE_PREFIXES)),
+            tuple(i for i in ids if i.startswith(PHENOTYPE_PREFIX)),
+            tuple(i for i in ids if i.startswith(ICD_PREFIX)),
+        )
+    return got
 
 
 def _unique(ids: Iterable[str]) -> tuple[str, ...]:
@@ -161,7 +206,7 @@ def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
             if len(memo) >= _MAX_MEMO:
                 memo.clear()
             ids = memo[nid, span] = _unique([nid, *kg.lookup(span), *kg.lookup(name)])
-        out.append(Entity(start, end, span, ids))
+        out.append(_entity(start, end, span, ids))
     if curies:
         out.sort(key=lambda e: e.start)
     return out
@@ -176,17 +221,20 @@ def phrase_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
+    if text.isascii():  # ignoring case is lower-casing there
+        low = text.lower()
+        seps, lead = _PHRASE_SEP_LOWER.finditer(low), _LEAD_LOWER.match
+    else:
+        low, seps, lead = text, _PHRASE_SEP.finditer(text), _LEAD.match
     spans = []
     pos = 0
-    seps = _PHRASE_SEP_LOWER.finditer(text.lower()) if text.isascii() else _PHRASE_SEP.finditer(text)
-    for m in [*seps, None]:
-        stop = m.start() if m is not None else len(text)
-        lead = _LEAD.match(text, pos, stop)
-        start = lead.end() if lead else pos
+    end = len(text)
+    for stop, after in [*map(_span, seps), (end, end)]:
+        start = lead(low, pos, stop).end()  # it matches (maybe empty) everywhere
         piece = text[start:stop].rstrip(" \t*_")
         if any(map(str.isalpha, piece)):
             spans.append((start, start + len(piece)))
-        pos = m.end() if m is not None else len(text)
+        pos = after
     return spans
 
 

@@ -188,25 +188,28 @@ class Trace:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.steps)
+        return tuple([s.name for s in self.steps])
 
     def has(self, name: str) -> bool:
-        return any(s.name == name for s in self.steps)
+        return self.first(name) is not None
 
     def first(self, name: str) -> Step | None:
         """The first step called ``name``, or None."""
-        return next((s for s in self.steps if s.name == name), None)
+        for s in self.steps:  # a plain loop: the workflow rules ask this many times
+            if s.name == name:
+                return s
+        return None
 
     def all(self, *names: str) -> tuple[Step, ...]:
         """Every step called one of ``names``, in text order."""
-        return tuple(s for s in self.steps if s.name in names)
+        return tuple([s for s in self.steps if s.name in names])
 
 
 def parse_trace(text: str) -> Trace:
     """Split ``text`` into its steps and final answer (see the module docstring)."""
     text = text if isinstance(text, str) else str(text or "")
     heads = []
-    for m in _HEADING.finditer(text):
+    for m in _headings(text):
         name = _KEYS.get(_key(m.group("label")), "")
         if name:
             heads.append((m, name))
@@ -223,8 +226,34 @@ def parse_trace(text: str) -> Trace:
         c_start = m.end() + lead
         line_start = m.start() + (len(m.group()) - len(m.group().lstrip()))
         heading = m.group().strip()
-        steps.append(Step(name, heading, line_start, c_start + len(content), content, c_start))
+        steps.append(_step(name, heading, line_start, c_start + len(content), content, c_start))
     return Trace(tuple(steps), answer)
+
+
+def _headings(text: str) -> list[re.Match[str]]:
+    """``list(_HEADING.finditer(text))``, matched at line starts only: a heading starts a
+    line (``^``) and never spans a newline, so after one match the scan resumes on the next
+    line anyway. Saves trying the pattern at every position of long lines."""
+    match = _HEADING.match
+    found = [match(text)]
+    pos = text.find("\n")
+    while pos >= 0:
+        found.append(match(text, pos + 1))
+        pos = text.find("\n", pos + 1)
+    return [m for m in found if m is not None]
+
+
+_new = object.__new__
+
+
+def _step(name: str, heading: str, start: int, end: int, content: str, c_start: int) -> Step:
+    """``Step(...)`` without the frozen dataclass's ``__init__`` (one ``object.__setattr__``
+    per field)."""
+    step = _new(Step)
+    d = step.__dict__
+    d["name"], d["heading"], d["start"], d["end"] = name, heading, start, end
+    d["content"], d["content_start"] = content, c_start
+    return step
 
 
 def _answer(text: str, start: int, stop: int) -> str | None:

@@ -3,6 +3,7 @@ item's fields, and each step's entities, cut from one grounding of the whole tra
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,8 @@ class WorkflowContext:
     notes: dict[str, Any] = field(default_factory=dict)
     _entities: dict[int, list[Entity]] = field(default_factory=dict, repr=False)
     _text: str | None = field(default=None, repr=False)  # the trace's text, if known
-    _whole: list[Entity] | None = field(default=None, repr=False)  # entities of ``_text``
+    #: entities of ``_text`` (sorted, disjoint), with their starts and ends
+    _whole: tuple[list[Entity], list[int], list[int]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.required_steps = _step_names(self.required_steps)
@@ -106,15 +108,14 @@ class WorkflowContext:
             if whole is None or any(":" in e.text for e in whole):
                 self._text = None  # ground each step (see above)
                 return None
-            self._whole = whole
-        out = []
-        for e in self._whole:
-            if e.end <= start or e.start >= end:
-                continue
-            if e.start < start or e.end > end:
-                return None
-            out.append(e)
-        return out
+            self._whole = (whole, [e.start for e in whole], [e.end for e in whole])
+        # Mentions are disjoint and sorted, so those meeting [start, end) are a run and only
+        # its first and last can cross a bound.
+        whole, starts, ends = self._whole
+        lo, hi = bisect_right(ends, start), bisect_left(starts, end)
+        if lo < hi and (whole[lo].start < start or whole[hi - 1].end > end):
+            return None
+        return whole[lo:hi]
 
 
 def _given(value: Any, default: Any) -> Any:

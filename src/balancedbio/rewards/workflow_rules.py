@@ -244,6 +244,15 @@ def differential_contains_diagnosis(trace: Trace, ctx: WorkflowContext) -> list[
     return [Violation(rule, msg, _span(steps[0]))]
 
 
+_PARENS = re.compile(r"\([^()\n]*\)")
+_LIST_ITEM = re.compile(r"\s*(?:\d{1,2}[.)]|[-*+\u2022])\s+")
+_REASON = re.compile(r":| [-\u2013\u2014] ")
+
+
+def _blank(m: re.Match[str]) -> str:
+    return " " * (m.end() - m.start())
+
+
 def differential_candidates(ctx: WorkflowContext, step: Step) -> list[str]:
     """Distinct candidate diseases listed in a differential step (their first ids).
 
@@ -251,11 +260,11 @@ def differential_candidates(ctx: WorkflowContext, step: Step) -> list[str]:
     reasoning after ``:`` or `` - `` and text in parentheses are ignored. An item counts if
     it names a disease (or an ICD-10-CM code) in any ontology.
     """
-    text = re.sub(r"\([^()\n]*\)", lambda m: " " * len(m.group()), step.content)
+    text = _PARENS.sub(_blank, step.content) if "(" in step.content else step.content
     masked = []
     for line in text.split("\n"):
-        item = re.match(r"\s*(?:\d{1,2}[.)]|[-*+\u2022])\s+", line)
-        cut = re.search(r":| [-\u2013\u2014] ", line) if item else None
+        item = _LIST_ITEM.match(line)
+        cut = _REASON.search(line) if item else None
         masked.append(line[: cut.start()] + " " * (len(line) - cut.start()) if cut else line)
     text = "\n".join(masked).replace(" vs ", " or ").replace(" versus ", " or ")
     ents = [e for e in ctx.entities(step) if e.diseases or e.icd]

@@ -21,6 +21,7 @@ with every problem found, each a ``(code, message)``:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -51,16 +52,18 @@ _CLAIM_WORDS_LOWER = re.compile(
 #: The words ``_CLAIM_WORDS`` matches alone, each a whole ``\w+`` run of the text. Its other
 #: matches span several runs: "a.k.a" (runs a, k, a / a, ka / ak, a) and "is in".
 _CLAIM_TOKENS = frozenset(
-    """type types kind kinds form forms subtype subtypes subclass subclasses variant variants
+    b"""type types kind kinds form forms subtype subtypes subclass subclasses variant variants
     category categories class classes known called referred termed aka characterised
     characterized present presents presenting manifest manifests cause causes lead leads
     result results feature features associated falls belongs part classified listed coded
     under""".split()
 )
-_CLAIM_MULTI = frozenset(("k", "ka", "ak", "is"))
-#: Lower-cases ASCII word characters (``\w``) and blanks every other ASCII character, so
-#: ``.split()`` gives a text's ``\w+`` runs.
-_WORD_TABLE = {c: (chr(c).lower() if chr(c).isalnum() or c == 95 else " ") for c in range(128)}
+_CLAIM_MULTI = frozenset((b"k", b"ka", b"ak", b"is"))
+#: A bytes table that lower-cases ASCII word characters (``\w``) and blanks every other
+#: ASCII character, so ``.split()`` of an encoded ASCII text gives its ``\w+`` runs.
+_WORD_TABLE = bytes(
+    c | 32 if chr(c).isalpha() else c if chr(c).isdigit() or c == 95 else 32 for c in range(128)
+) + bytes(range(128, 256))
 #: ``\b[A-TV-Z]\d[0-9A-Z]\b`` (an ICD-10 code), led by its first character likewise.
 _ICD_LIKE = re.compile(r"[A-TV-Z](?<!\w\w)\d[0-9A-Z]\b")
 _ICD_CODE = re.compile(r"^[A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
@@ -113,12 +116,9 @@ def workflow_violations(
     row: Mapping[str, Any], text: str, kg: KnowledgeGraph, cfg: Any = None
 ) -> list[Any]:
     """Workflow rule violations of ``text`` as an answer to a case ``row``."""
-    from balancedbio.rewards.workflow import WorkflowContext, WorkflowSpec, check_workflow
+    from balancedbio.rewards.workflow import WorkflowContext, check_workflow
 
-    spec = WorkflowSpec(
-        min_support=getattr(cfg, "min_support", 2),
-        min_differential=getattr(cfg, "min_differential", 2),
-    )
+    spec = _spec(getattr(cfg, "min_support", 2), getattr(cfg, "min_differential", 2))
     ctx = WorkflowContext(
         kg=kg,
         required_steps=tuple(row.get("required_steps") or ()),
@@ -127,6 +127,14 @@ def workflow_violations(
         case_text=str(row.get("question") or last_user_text(row.get("prompt"))),
     )
     return check_workflow(text, ctx, spec)
+
+
+@functools.lru_cache(maxsize=16)
+def _spec(min_support: int, min_differential: int) -> Any:
+    """The workflow spec for these parameters, made once (it is immutable)."""
+    from balancedbio.rewards.workflow import WorkflowSpec
+
+    return WorkflowSpec(min_support=min_support, min_differential=min_differential)
 
 
 def grade_response(
@@ -307,7 +315,7 @@ def _may_claim(text: str) -> bool:
     """Does ``text`` hold a claim word or an ICD-10 code? Every cue of rewards.claims does:
     a text without any cannot state a claim, so its claims pass is skipped."""
     if text.isascii():  # there, ignoring case is plain ASCII lower-casing
-        words = set(text.translate(_WORD_TABLE).split())
+        words = set(text.encode().translate(_WORD_TABLE).split())
         if not _CLAIM_TOKENS.isdisjoint(words):
             return True
         # only "a.k.a" and "is in" remain, whose runs these are (else: no claim word)

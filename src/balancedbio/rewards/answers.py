@@ -32,19 +32,22 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
 #: :func:`normalize_text`'s character steps on ASCII (NFKC and casefold are lower-casing
-#: there): Unicode punctuation (category P*) becomes a space, other ``string.punctuation``
-#: is dropped.
-_ASCII_NORM = {
-    c: " " if unicodedata.category(chr(c)).startswith("P") else None
-    for c in map(ord, string.punctuation)
-} | {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+#: there), as ``bytes.translate`` arguments: Unicode punctuation (category P*) becomes a
+#: space, other ``string.punctuation`` is dropped.
+_ASCII_NORM = bytes(
+    32 if unicodedata.category(chr(c)).startswith("P") else ord(chr(c).lower()) for c in range(256)
+)
+_ASCII_DROP = bytes(
+    ord(c) for c in string.punctuation if not unicodedata.category(c).startswith("P")
+)
 
 
 def normalize_text(text: str) -> str:
     """SQuAD-style normalization: casefold, drop punctuation and articles, squeeze spaces."""
     text = str(text)
     if text.isascii():
-        return " ".join(_ARTICLES.sub(" ", text.translate(_ASCII_NORM)).split())
+        flat = text.encode().translate(_ASCII_NORM, _ASCII_DROP).decode()
+        return " ".join(_ARTICLES.sub(" ", flat).split())
     text = unicodedata.normalize("NFKC", text).casefold()
     text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
     text = "".join(ch for ch in text if ch not in string.punctuation)

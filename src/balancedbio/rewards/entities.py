@@ -56,11 +56,13 @@ _PHRASE_SEP_LOWER = re.compile(
 _CLAUSE_END_LOWER = re.compile(r"\.|;|!|\?|\n|b(?<!\w\w)ut\b|h(?<!\w\w)owever\b|w(?<!\w\w)hereas\b")
 #: The first word of each ``_NEG_CUE`` cue: a whole word of every text a cue occurs in.
 _NEG_WORDS = frozenset(
-    "no not denies denied without absent negative free rule rules ruled excluded".split()
+    b"no not denies denied without absent negative free rule rules ruled excluded".split()
 )
-#: Lower-cases ASCII word characters (``\w``) and blanks every other ASCII character, so
-#: ``.split()`` gives a text's ``\w+`` runs.
-_WORD_TABLE = {c: (chr(c).lower() if chr(c).isalnum() or c == 95 else " ") for c in range(128)}
+#: A bytes table that lower-cases ASCII word characters (``\w``) and blanks every other
+#: ASCII character, so ``.split()`` of an encoded ASCII text gives its ``\w+`` runs.
+_WORD_TABLE = bytes(
+    c | 32 if chr(c).isalpha() else c if chr(c).isdigit() or c == 95 else 32 for c in range(128)
+) + bytes(range(128, 256))
 
 
 T = TypeVar("T")
@@ -261,7 +263,7 @@ def negated_spans(text: str) -> list[tuple[int, int]]:
     """Spans negated by a cue ("no fever, cough or rash"): cue to the end of its clause;
     sorted and disjoint."""
     if text.isascii():  # there, ignoring case is plain ASCII lower-casing
-        if _NEG_WORDS.isdisjoint(text.translate(_WORD_TABLE).split()):
+        if _NEG_WORDS.isdisjoint(text.encode().translate(_WORD_TABLE).split()):
             return []  # no cue's first word: no cue
         ends = [m.start() for m in _CLAUSE_END_LOWER.finditer(text.lower())]
     else:

@@ -40,8 +40,9 @@ but missing differential violates ``required_steps`` and both differential rules
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from balancedbio.config import ConfigError, choice_error
@@ -141,12 +142,18 @@ class WorkflowSpec:
         object.__setattr__(self, "rules", tuple(dict.fromkeys(self.rules)))
 
     def build(self) -> list[Rule]:
-        made: dict[str, RuleFn] = {
-            **_PLAIN,
-            "diagnosis_supported": DiagnosisSupported(self.min_support),
-            "differential_size": DifferentialSize(self.min_differential),
-        }
-        return [Rule(name, made[name]) for name in self.rules]
+        return list(_built(self))
+
+
+@functools.lru_cache(maxsize=64)
+def _built(spec: WorkflowSpec) -> tuple[Rule, ...]:
+    """The rules of a spec, built once per spec (they are immutable)."""
+    made: dict[str, RuleFn] = {
+        **_PLAIN,
+        "diagnosis_supported": DiagnosisSupported(spec.min_support),
+        "differential_size": DifferentialSize(spec.min_differential),
+    }
+    return tuple(Rule(name, made[name]) for name in spec.rules)
 
 
 @dataclass(frozen=True)
@@ -183,7 +190,7 @@ def evaluate_workflow(
         ctx = WorkflowContext.from_row(context, kg=context.get("kg"))
     # per-trace memo and notes; the steps' entities are cut from one grounding of the text
     whole = text if isinstance(text, str) else None
-    ctx = replace(ctx, notes={}, _entities={}, _text=whole, _whole=None)
+    ctx = ctx.fresh(whole)
     if rules is None:
         spec = WorkflowSpec()
     elif isinstance(rules, WorkflowSpec):
@@ -191,7 +198,7 @@ def evaluate_workflow(
     else:
         spec = WorkflowSpec(rules if isinstance(rules, str) else tuple(rules))
     checked, violations = [], []
-    for rule in spec.build():
+    for rule in _built(spec):
         found = rule.check(trace, ctx)
         if found is not None:
             checked.append(rule.name)

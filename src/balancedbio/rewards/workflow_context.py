@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from balancedbio.knowledge import KnowledgeGraph
 
 DEFAULT_REQUIRED: tuple[str, ...] = ("presentation", "differential", "diagnosis")
+_new = object.__new__
 
 
 @dataclass
@@ -60,6 +61,14 @@ class WorkflowContext:
             findings=(findings,) if isinstance(findings, str) else tuple(findings),
             case_text=case,
         )
+
+    def fresh(self, text: str | None = None) -> WorkflowContext:
+        """A copy with empty notes and memos, for one trace (``text``: its text, if known).
+        Same as ``dataclasses.replace`` without re-validating the fields."""
+        new = _new(type(self))
+        new.__dict__.update(self.__dict__)
+        new.notes, new._entities, new._text, new._whole = {}, {}, text, None
+        return new
 
     @property
     def graph(self) -> KnowledgeGraph:

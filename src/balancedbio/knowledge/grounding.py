@@ -197,6 +197,20 @@ class Grounder:
         ids, names = self._ids, self._names
         return [(s, e, ids[node], names[node]) for s, e, node in self._select(text)]
 
+    def nodes(self, text: str) -> list[tuple[int, int, int]]:
+        """``(start, end, node)`` of each mention :meth:`ground` finds; a node's id and
+        primary name are ``node_ids[node]`` and ``node_names[node]`` (for callers that
+        memoize per node and so skip even the tuples of :meth:`spans`)."""
+        return self._select(text)
+
+    @property
+    def node_ids(self) -> list[str]:
+        return self._ids
+
+    @property
+    def node_names(self) -> list[str]:
+        return self._names
+
     def _select(self, text: str) -> list[tuple[int, int, int]]:
         """``(start, end, node)`` of the longest non-overlapping hits, in text order."""
         if not isinstance(text, str) or not text or not self.n_keys:

@@ -67,8 +67,8 @@ _WORD_TABLE = bytes(
 
 T = TypeVar("T")
 
-#: Per graph: ``(grounded id, span text)`` -> the entity's ids (bounded memo).
-_mention_ids: WeakKeyDictionary[KnowledgeGraph, dict[tuple[str, str], tuple[str, ...]]]
+#: Per graph: ``(grounded node, span text)`` -> the entity's ids (bounded memo).
+_mention_ids: WeakKeyDictionary[KnowledgeGraph, dict[tuple[int, str], tuple[str, ...]]]
 _mention_ids = WeakKeyDictionary()
 _MAX_MEMO = 100_000
 #: Per graph: text -> its entities, for the latest texts (the claim check and the workflow
@@ -198,17 +198,22 @@ def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
             curies.append(Entity(start + offset, end + offset, m.group(), same_name_ids(kg, canon)))
     memo = _mention_ids.setdefault(kg, {})
     out = list(curies)
-    for start, end, nid, name in kg.ground_spans(text):
+    grounder = kg.grounder
+    for start, end, node in grounder.nodes(text):  # kg.ground_spans, ids read on a miss
         span = text[start:end]
         start, end = start + offset, end + offset
         if curies and any(c.overlaps(start, end) for c in curies):
             continue
-        ids = memo.get((nid, span))
+        ids = memo.get((node, span))
         if ids is None:
             if len(memo) >= _MAX_MEMO:
                 memo.clear()
-            ids = memo[nid, span] = _unique([nid, *kg.lookup(span), *kg.lookup(name)])
-        out.append(_entity(start, end, span, ids))
+            nid, name = grounder.node_ids[node], grounder.node_names[node]
+            ids = memo[node, span] = _unique([nid, *kg.lookup(span), *kg.lookup(name)])
+        e = _new(Entity)  # _entity(start, end, span, ids), inlined: once per mention
+        d = e.__dict__
+        d["start"], d["end"], d["text"], d["ids"] = start, end, span, ids
+        out.append(e)
     if curies:
         out.sort(key=lambda e: e.start)
     return out
@@ -251,11 +256,12 @@ def lookup_phrases(
     """
     extra = []
     for start, end in phrase_spans(text):
-        if any(e.overlaps(start + offset, end + offset) for e in entities):
+        lo, hi = start + offset, end + offset
+        if any(e.start < hi and lo < e.end for e in entities):  # overlaps, inlined
             continue
         ids = kg.lookup(text[start:end])
         if ids:
-            extra.append(Entity(start + offset, end + offset, text[start:end], tuple(ids)))
+            extra.append(_entity(start + offset, end + offset, text[start:end], tuple(ids)))
     return sorted([*entities, *extra], key=lambda e: e.start) if extra else entities
 
 

@@ -271,8 +271,9 @@ def differential_candidates(ctx: WorkflowContext, step: Step) -> list[str]:
     seen: dict[str, None] = {}
     s0 = step.content_start
     for start, end in phrase_spans(text):
+        lo, hi = start + s0, end + s0
         for e in ents:
-            if e.overlaps(start + s0, end + s0):
+            if e.start < hi and lo < e.end:  # overlaps, inlined
                 if not any(i in seen for i in e.ids):
                     seen[e.ids[0]] = None
                 break
@@ -327,7 +328,7 @@ def findings_grounded(trace: Trace, ctx: WorkflowContext) -> list[Violation] | N
         for start, end in phrase_spans(step.content):
             n += 1
             s, e = start + step.content_start, end + step.content_start
-            grounded += any(x.overlaps(s, e) for x in ents)
+            grounded += any(x.start < e and s < x.end for x in ents)  # overlaps, inlined
     ctx.notes["findings_grounded"] = f"{grounded}/{n} phrases grounded"
     if n and not grounded:
         return [Violation("findings_grounded", "no finding grounds to an ontology term")]

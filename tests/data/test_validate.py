@@ -138,3 +138,21 @@ def test_claim_prefilter_matches_its_case_insensitive_pattern() -> None:
     for text in texts:
         icd = re.search(r"\b[A-TV-Z]\d[0-9A-Z]\b", text) is not None
         assert _may_claim(text) == (_CLAIM_WORDS.search(text) is not None or icd), text
+
+
+def test_claim_prefilter_word_runs_fuzzed() -> None:
+    """The word-run shortcut of ``_may_claim`` (ASCII) agrees with the patterns on texts
+    made of claim words, their near misses and the multi-run cues ("a.k.a", "is in")."""
+    from balancedbio.data.validate import _CLAIM_WORDS, _ICD_LIKE, _may_claim
+
+    words = "type types typed subtype sub-types kinds form forms a.k.a aka a.ka ak.a k ka is in"
+    words += " isin this presents presentation caused leads result_ under underline coded part"
+    words += " partly associated falls belongs category classes termed characterised E11 x12"
+    pieces = words.split()
+    rng = random.Random(0)
+    for _ in range(5000):
+        sep = rng.choice([" ", "", "-", ".", "\t", "  ", "_"])
+        text = sep.join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+        text = text.upper() if rng.random() < 0.2 else text
+        expected = _CLAIM_WORDS.search(text) is not None or _ICD_LIKE.search(text) is not None
+        assert _may_claim(text) == expected, text

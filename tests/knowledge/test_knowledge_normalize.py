@@ -65,3 +65,10 @@ def test_curie_and_syntax() -> None:
     assert syntax_problem("HP", "abc") is not None
     assert syntax_problem("HP", "0001250") is None
     assert syntax_problem("OMIM", "12") is not None
+
+
+def test_ascii_bytes_translation_equals_the_table() -> None:
+    from balancedbio.knowledge.normalize import _ASCII_TABLE, _ascii_flat
+
+    text = "".join(map(chr, range(128))) * 2
+    assert _ascii_flat(text) == text.translate(_ASCII_TABLE)

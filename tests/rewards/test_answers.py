@@ -238,3 +238,30 @@ def test_sections() -> None:
     assert extract_section(text, "Answer") == "B"
     assert extract_section(text, "Reasoning") == "lens dislocates upward."
     assert extract_section(text, "Conclusion") is None
+
+
+def test_ascii_shortcuts_match_the_unicode_paths() -> None:
+    """``normalize_text`` and the answer cues on ASCII (one bytes translation; lower-cased
+    text with a case-sensitive pattern) equal the general Unicode steps."""
+    import random
+    import re
+    import string
+    import unicodedata
+
+    from balancedbio.rewards.answers import _ARTICLES, _CUE, _cue_fragments, normalize_text
+
+    def plain_normalize(text: str) -> str:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+        text = "".join(ch for ch in text if ch not in string.punctuation)
+        return " ".join(_ARTICLES.sub(" ", text).split())
+
+    words = "answer Answer OPTION choice the answer is would be: = ** _ A an The x1 ~ $ + < >"
+    pieces = [*words.split(), *map(chr, range(128))]
+    rng = random.Random(0)
+    for _ in range(3000):
+        text = rng.choice(["", " ", "\n"]).join(rng.choice(pieces) for _ in range(12))
+        assert normalize_text(text) == plain_normalize(text), text
+        frags = [text[m.end() :].split("\n", 1)[0].strip() for m in _CUE.finditer(text)][::-1]
+        if re.search("answer|option|choice", text, re.IGNORECASE):
+            assert _cue_fragments(text) == frags, text

@@ -57,3 +57,68 @@ def test_memoized_results_are_copies(kg: KnowledgeGraph) -> None:
     assert [(e.start - 7, e.end - 7, e.text, e.ids) for e in moved] == [
         (e.start, e.end, e.text, e.ids) for e in lookup_phrases(kg, text, ents)
     ]
+
+
+def _negated_reference(text: str) -> list[tuple[int, int]]:
+    """``negated_spans`` by its case-insensitive patterns alone (no ASCII shortcut)."""
+    import bisect
+
+    from balancedbio.rewards.entities import _CLAUSE_END, _NEG_CUE
+
+    ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    for m in _NEG_CUE.finditer(text):
+        k = bisect.bisect_left(ends, m.end())
+        end = ends[k] if k < len(ends) else len(text)
+        if spans and m.start() <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((m.start(), end))
+    return spans
+
+
+def _phrases_reference(text: str) -> list[tuple[int, int]]:
+    """``phrase_spans`` by its case-insensitive patterns alone (no ASCII shortcut)."""
+    from balancedbio.rewards.entities import _LEAD, _PHRASE_SEP
+
+    spans, pos = [], 0
+    for m in [*_PHRASE_SEP.finditer(text), None]:
+        stop = m.start() if m is not None else len(text)
+        start = _LEAD.match(text, pos, stop).end()  # type: ignore[union-attr]
+        piece = text[start:stop].rstrip(" \t*_")
+        if any(map(str.isalpha, piece)):
+            spans.append((start, start + len(piece)))
+        pos = m.end() if m is not None else len(text)
+    return spans
+
+
+def test_ascii_shortcuts_match_the_case_insensitive_patterns() -> None:
+    """Negation cues and phrase separators found in lower-cased ASCII text (with a word-set
+    prefilter for cues) are exactly those of the case-insensitive patterns."""
+    import random
+
+    from balancedbio.rewards.entities import _phrase_spans, negated_spans
+
+    words = "No not NOT denies Denied without absent negative for free of rule rules ruled out"
+    words += " excluded but However whereas and OR With plus also a An the some mild marked"
+    words += " severe fever 1. 2) - * # > 3.5 e.g. rash \u2022 knot noted andes orange isnot"
+    pieces = [*words.split(), ",", ";", ":", ".", "\n", "\u212a", "caf\u00e9"]
+    rng = random.Random(0)
+    for _ in range(3000):
+        text = rng.choice(["", " ", ", ", "."]).join(
+            rng.choice(pieces) for _ in range(rng.randint(0, 12))
+        )
+        assert negated_spans(text) == _negated_reference(text), text
+        assert _phrase_spans(text) == _phrases_reference(text), text
+
+
+def test_fast_entities_equal_dataclass_ones() -> None:
+    from balancedbio.rewards.entities import Entity, _entity
+
+    ids = ("MONDO:0007947", "HP:0001166", "OMIM:154700", "ICD10CM:Q87.4", "NCBIGene:1")
+    fast, plain = _entity(0, 6, "Marfan", ids), Entity(0, 6, "Marfan", ids)
+    assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
+    for e in (fast, plain):
+        assert e.diseases == ("MONDO:0007947", "OMIM:154700") == e.diseases
+        assert e.phenotypes == ("HP:0001166",) and e.icd == ("ICD10CM:Q87.4",)
+    assert fast == plain and repr(fast) == repr(plain)  # kinds cached, fields unchanged

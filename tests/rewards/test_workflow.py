@@ -397,3 +397,21 @@ def test_step_entities_equal_grounding_each_step(kg: KnowledgeGraph, text: str) 
         stepwise.violations,
         stepwise.notes,
     )
+
+
+def test_headings_at_line_starts_equal_a_full_scan() -> None:
+    """Headings matched at line starts only are those of scanning every position."""
+    import random
+
+    from balancedbio.rewards.trace import _HEADING, HEADINGS, _headings
+
+    heads = [*HEADINGS, "**Diagnosis:**", "## Plan", "1. DDx:", "Step 5: Diagnosis:", "> Answer"]
+    parts = [*heads, "foo", ":", " - ", "\n", "\r\n", "\n\n", "\t", "**", "#", "the ddx is"]
+    rng = random.Random(0)
+    for _ in range(2000):
+        text = "".join(
+            rng.choice(parts) + rng.choice(["", " ", ": ", "\n", " - "]) for _ in range(10)
+        )
+        assert [m.span() for m in _headings(text)] == [m.span() for m in _HEADING.finditer(text)], (
+            text
+        )

@@ -160,18 +160,36 @@ def _strip_think(text: str) -> str:
 
 def _cue_fragments(text: str) -> list[str]:
     """The line after each explicit answer statement, last statement first."""
-    if text.isascii():  # no cue word (ASCII: lower-casing is what re.I does): skip the scan
-        low = text.lower()
-        if "answer" not in low and "option" not in low and "choice" not in low:
-            return []
-        found = _CUE_LOWER.finditer(low)
+    if text.isascii():  # ASCII: lower-casing is what re.I does
+        found = _cues_lower(text.lower())
     else:
-        found = _CUE.finditer(text)
+        found = list(_CUE.finditer(text))
     frags = []
     for m in found:
         line = text[m.end() :].split("\n", 1)[0]
         frags.append(line.strip())
     return frags[::-1]
+
+
+def _cues_lower(low: str) -> list[re.Match[str]]:
+    """``list(_CUE_LOWER.finditer(low))``, trying the pattern only where one of its first
+    words occurs (found by ``str.find``): a match starts at one, so the leftmost match at
+    or after a position is the first candidate there that matches."""
+    starts = []
+    for word in ("answer", "option", "choice"):
+        pos = low.find(word)
+        while pos >= 0:
+            starts.append(pos)
+            pos = low.find(word, pos + 1)
+    out: list[re.Match[str]] = []
+    end = 0
+    for pos in sorted(starts):
+        if pos >= end:
+            m = _CUE_LOWER.match(low, pos)
+            if m is not None:
+                out.append(m)
+                end = m.end()
+    return out
 
 
 def answer_regions(text: str) -> list[tuple[str, bool]]:

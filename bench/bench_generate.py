@@ -44,7 +44,7 @@ from balancedbio.config import load_config  # noqa: E402
 from balancedbio.data.config import GenerateConfig  # noqa: E402
 from balancedbio.data.engine import Engine  # noqa: E402
 from balancedbio.data.gate import Gate  # noqa: E402
-from balancedbio.data.pipeline import generate  # noqa: E402
+from balancedbio.data.pipeline import _frozen_heap, generate  # noqa: E402
 from balancedbio.data.records import JSON_FIELDS, SCHEMA, new_record  # noqa: E402
 from balancedbio.data.shards import ShardWriter  # noqa: E402
 
@@ -80,20 +80,21 @@ def stage_table(per_task: int, kg: Any) -> list[dict[str, Any]]:
         eng.produce(seeds[:20])  # warm lazy tables
         seeds = seeds[20:]
         gate = Gate(base, None)  # built once per run (its LSH band split is computed once)
-        t0 = time.process_time()
-        built = eng.construct(seeds)
-        t1 = time.process_time()
-        valid = [r for r in built if isinstance(r, dict) and eng.validator(r) is None]
-        t2 = time.process_time()
-        kept = [r for r in valid if gate(r) is None]
-        t3 = time.process_time()
-        with tempfile.TemporaryDirectory() as tmp:
-            w = ShardWriter(tmp, 1000, "jsonl", json_fields=JSON_FIELDS, schema=SCHEMA)
-            for r in kept:
-                w.add(r)
-                w.end_seed()
-            w.finalize()
-        t4 = time.process_time()
+        with _frozen_heap():  # the GC settings of the pipeline's item loop
+            t0 = time.process_time()
+            built = eng.construct(seeds)
+            t1 = time.process_time()
+            valid = [r for r in built if isinstance(r, dict) and eng.validator(r) is None]
+            t2 = time.process_time()
+            kept = [r for r in valid if gate(r) is None]
+            t3 = time.process_time()
+            with tempfile.TemporaryDirectory() as tmp:
+                w = ShardWriter(tmp, 1000, "jsonl", json_fields=JSON_FIELDS, schema=SCHEMA)
+                for r in kept:
+                    w.add(r)
+                    w.end_seed()
+                w.finalize()
+            t4 = time.process_time()
         k = len(seeds)
         rows.append(
             {

@@ -316,3 +316,40 @@ def test_strip_punct_equals_the_per_character_table() -> None:
     for text in [*_texts(200, seed=15), "a\ud800b, ﬁ—x\x1c\x1f"]:
         want = text.translate(_PUNCT_TABLE)
         assert _strip_punct(text).split() == want.split(), text
+
+
+def test_utf8_words_many_equal_the_words_of_each_text() -> None:
+    from balancedbio.data.dedup import _utf8_words, utf8_words_many
+
+    texts = [*_texts(200, seed=16), "a\x00b c", "\x00", "NUL \x00 in", "Ünï", ""]
+    random.Random(2).shuffle(texts)
+    for chunk in ([], texts[:1], texts[:7], texts, [t for t in texts if t.isascii()]):
+        want = [list(_utf8_words.__wrapped__(t)) for t in chunk]
+        assert [list(w) for w in utf8_words_many(chunk)] == want
+
+
+def test_batched_signatures_equal_one_by_one() -> None:
+    from balancedbio.data.dedup import utf8_words_many
+
+    texts = _texts(150, seed=17)
+    for hasher in (MinHasher(num_perm=32, ngram=5, seed=4), MinHasher(num_perm=128, seed=0)):
+        for chunk in ([], texts[:1], texts[:8], texts[8:9] * 3, texts):
+            sigs = hasher.signatures(utf8_words_many(chunk))
+            assert sigs.shape == (len(chunk), hasher.num_perm) and sigs.dtype == np.uint64
+            for text, sig in zip(chunk, sigs, strict=True):
+                assert sig.tolist() == hasher.signature(text).tolist(), text
+
+
+def test_separators_bound_the_tokens() -> None:
+    """The decontaminator skips ASCII texts with under n - 1 separators: fewer than n tokens."""
+    from balancedbio.data.dedup import _separators, tokens
+
+    rng = random.Random(3)
+    alphabet = "aB9 _-.,;:'\"\t\n\x0b\x0c\x1c\x1d\x1e\x1f()[]$%"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        assert len(tokens(text)) <= len(_separators(text)) + 1, text
+    eval_text = "a-b-c-d-e-f-g-h-i-j-k-l-m"
+    deco = Decontaminator([eval_text], n=13)
+    assert deco.check(eval_text.upper()) is not None
+    assert deco.check(eval_text.replace("-", "", 1)) is None

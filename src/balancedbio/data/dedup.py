@@ -23,9 +23,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -60,7 +60,19 @@ def _ascii_punct_table() -> bytes:
 
 
 _ASCII_PUNCT = _ascii_punct_table()
+#: :data:`_ASCII_PUNCT` lower-casing too (``str.lower`` of ASCII maps A-Z only): one pass, not two
+_ASCII_LOWER = _ASCII_PUNCT.lower()
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+#: the ASCII bytes that never end up in a word (whitespace, punctuation, symbols)
+_WORD_BYTES = bytes(c for c in range(256) if c > 127 or not chr(_ASCII_PUNCT[c]).isspace())
+
+
+def _separators(text: str) -> bytes:
+    """The characters of ASCII ``text`` that separate its words (one per word but the first,
+    at least)."""
+    return text.encode().translate(None, _WORD_BYTES)
 
 
 def _strip_run(match: re.Match[str]) -> str:
@@ -78,7 +90,7 @@ def _strip_punct(text: str) -> str:
 
 def _ascii_words(text: str) -> list[str]:
     """The words of :func:`normalize` for ASCII ``text`` (lower-cased, punctuation as space)."""
-    return text.lower().encode().translate(_ASCII_PUNCT).decode().split()
+    return text.encode().translate(_ASCII_LOWER).decode().split()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,13 +124,38 @@ def _utf8_words(text: str) -> tuple[bytes, ...]:
     hash (``b" ".join`` of them is ``normalize(text).encode()``). Memoized: the gate asks
     for one text twice (exact, then near)."""
     if text.isascii():
-        return tuple(text.lower().encode().translate(_ASCII_PUNCT).split())
+        return tuple(text.encode().translate(_ASCII_LOWER).split())
     return tuple(normalize(text).encode().split())  # UTF-8 never puts 0x20 inside a char
+
+
+_NUL = "\x00"  # neither whitespace nor punctuation: a word of its own (a text bound)
+
+
+def utf8_words_many(texts: Sequence[str]) -> list[Sequence[bytes]]:
+    """:func:`_utf8_words` of each text. The ASCII ones (without NUL) are lowered, translated
+    and split in one pass, joined around NUL words that then mark where each one ends."""
+    out: list[Sequence[bytes]] = [()] * len(texts)
+    batch = [i for i, t in enumerate(texts) if t.isascii() and _NUL not in t]
+    flat = f" {_NUL} ".join([texts[i] for i in batch]).encode()
+    flat_words, start = flat.translate(_ASCII_LOWER).split(), 0
+    for i in batch[:-1]:
+        end = flat_words.index(b"\x00", start)
+        out[i], start = flat_words[start:end], end + 1
+    if batch:
+        out[batch[-1]] = flat_words[start:]
+    for i in set(range(len(texts))).difference(batch):
+        out[i] = _utf8_words(texts[i])
+    return out
 
 
 def text_hash(text: str) -> str:
     """Hex digest identifying the normalized text."""
-    return xxhash.xxh3_128_hexdigest(b" ".join(_utf8_words(text)))
+    return words_hash(_utf8_words(text))
+
+
+def words_hash(words: Sequence[bytes]) -> str:
+    """:func:`text_hash` of the text whose :func:`_utf8_words` are ``words``."""
+    return xxhash.xxh3_128_hexdigest(b" ".join(words))
 
 
 def default_text(item: Mapping[str, Any]) -> str:
@@ -148,7 +185,10 @@ class ExactDedup:
 
     def add(self, key: str, text: str) -> str | None:
         """Register ``text`` under ``key``; return the key it duplicates, else None."""
-        digest = text_hash(text)
+        return self.add_digest(key, text_hash(text))
+
+    def add_digest(self, key: str, digest: str) -> str | None:
+        """:meth:`add` of the text whose :func:`text_hash` is ``digest``."""
         first = self._seen.get(digest)
         if first is not None:
             return first
@@ -210,16 +250,26 @@ class MinHasher:
 
     def _gram_hashes(self, text: str) -> np.ndarray:
         """32-bit hashes of the word n-grams (the whole text if it is shorter), repeats kept."""
-        words = _utf8_words(text) or (b"",)
-        v = np.fromiter(
+        return self._word_grams(_utf8_words(text))
+
+    def _word_grams(self, words: Sequence[bytes]) -> np.ndarray:
+        """:meth:`_gram_hashes` of the text whose :func:`_utf8_words` are ``words``."""
+        words = words or (b"",)
+        return _splitmix_finalize(self._combine(self._word_hashes(words), len(words))) >> _U32
+
+    def _word_hashes(self, words: Sequence[bytes]) -> np.ndarray:
+        return np.fromiter(
             map(xxhash.xxh3_64_intdigest, words, repeat(self.seed)), np.uint64, len(words)
         )
-        n = min(self.ngram, len(words))
-        count = len(words) - n + 1
+
+    def _combine(self, v: np.ndarray, n: int) -> np.ndarray:
+        """The unmixed n-gram hash at each start with ``n`` words of ``v`` from there."""
+        n = min(n, self.ngram)
+        count = len(v) - n + 1
         g = v[:count] * self.coef[0]
         for k in range(1, n):
             g += v[k : k + count] * self.coef[k]  # wraps mod 2**64
-        return _splitmix_finalize(g) >> _U32
+        return g
 
     def shingles(self, text: str) -> np.ndarray:
         """32-bit hashes of the distinct word n-grams (the whole text if it is shorter)."""
@@ -236,13 +286,38 @@ class MinHasher:
 
     def signature(self, text: str) -> np.ndarray:
         """Per permutation, the least ``(a*x + b) mod 2**64`` over the shingles ``x``."""
+        return self._minimum(self._gram_hashes(text))
+
+    def _minimum(self, x: np.ndarray) -> np.ndarray:
         # Repeated n-grams do not change a minimum, so they are not removed first.
-        x = self._gram_hashes(text)
         a, b = self._flat_ab(len(x))
         y = np.repeat(x, self.num_perm)  # row s: shingle s once per permutation
         y *= a  # uint64 arithmetic wraps: mod 2**64
         y += b
         return y.reshape(len(x), self.num_perm).min(axis=0)
+
+    def signatures(self, docs: Sequence[Sequence[bytes]]) -> np.ndarray:
+        """Row ``i``: the :meth:`signature` of the text whose :func:`_utf8_words` are
+        ``docs[i]``, in a fixed number of numpy calls: the words of all texts are hashed in
+        one array and n-grams taken at every start (those across a bound are dropped), each
+        permutation is a row over all shingles and ``minimum.reduceat`` takes each text's."""
+        out = np.empty((len(docs), self.num_perm), dtype=np.uint64)
+        long = [i for i, d in enumerate(docs) if len(d) >= self.ngram]
+        for i in set(range(len(docs))).difference(long):  # under one n-gram: rare
+            out[i] = self._minimum(self._word_grams(docs[i]))
+        if not long:
+            return out
+        lens = np.fromiter((len(docs[i]) for i in long), np.int64, len(long))
+        v = self._word_hashes(list(chain.from_iterable(docs[i] for i in long)))
+        counts = lens - (self.ngram - 1)
+        firsts = np.cumsum(counts) - counts  # each text's first shingle in x
+        shift = np.repeat(np.cumsum(lens) - lens - firsts, counts)  # its first word in v
+        starts = np.arange(len(shift), dtype=np.int64) + shift
+        x = _splitmix_finalize(self._combine(v, self.ngram)[starts]) >> _U32
+        y = np.multiply.outer(self.a, x)  # row i: permutation i of every shingle
+        y += self.b[:, None]
+        out[long] = np.minimum.reduceat(y, firsts, axis=1).T
+        return out
 
 
 _U32 = np.uint64(32)
@@ -293,9 +368,9 @@ class NearDupIndex:
         """The earliest-added item whose estimated Jaccard with ``text`` >= threshold."""
         return self._query(self.hasher.signature(text))
 
-    def _query(self, sig: np.ndarray) -> tuple[str, float] | None:
+    def _query(self, sig: np.ndarray, bands: list[bytes] | None = None) -> tuple[str, float] | None:
         candidates: set[int] = set()
-        for bucket, key in zip(self._buckets, self._band_keys(sig), strict=True):
+        for bucket, key in zip(self._buckets, bands or self._band_keys(sig), strict=True):
             candidates.update(bucket.get(key, ()))
         for idx in sorted(candidates):
             # count/num_perm: the value np.mean of the matches gives, without its overhead
@@ -306,14 +381,18 @@ class NearDupIndex:
 
     def add(self, key: str, text: str) -> str | None:
         """Return the key ``text`` near-duplicates, else index it under ``key`` and return None."""
-        sig = self.hasher.signature(text)
-        hit = self._query(sig)
+        return self.add_signature(key, self.hasher.signature(text))
+
+    def add_signature(self, key: str, sig: np.ndarray) -> str | None:
+        """:meth:`add` of the text whose signature is ``sig``."""
+        bands = self._band_keys(sig)
+        hit = self._query(sig, bands)
         if hit is not None:
             return hit[0]
         idx = len(self._keys)
         self._keys.append(key)
         self._sigs.append(sig)
-        for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
+        for bucket, band in zip(self._buckets, bands, strict=True):
             bucket.setdefault(band, []).append(idx)
         return None
 
@@ -372,8 +451,9 @@ class Decontaminator:
 
     def check(self, text: str) -> Contamination | None:
         """The first shared n-gram, or None when ``text`` is clean."""
-        if self.short_n is None and len(text) < 2 * self.n - 1 and text.isascii():
-            return None  # under n tokens, as n ASCII tokens need n - 1 separators
+        if self.short_n is None and text.isascii():  # under n tokens: n need n - 1 separators
+            if len(text) < 2 * self.n - 1 or len(_separators(text)) < self.n - 1:
+                return None
         hit = self._checked.get(text, _UNSEEN)
         if hit is _UNSEEN:  # answer options and template lines recur across items
             hit = self._check(text)

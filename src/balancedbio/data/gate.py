@@ -16,11 +16,21 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from balancedbio.data.dedup import Decontaminator, ExactDedup, NearDupIndex, tokens
+import numpy as np
+
+from balancedbio.data.dedup import (
+    Decontaminator,
+    ExactDedup,
+    NearDupIndex,
+    text_hash,
+    tokens,
+    utf8_words_many,
+    words_hash,
+)
 from balancedbio.data.records import Rejection
 from balancedbio.data.shards import iter_items
 
@@ -127,6 +137,39 @@ class Gate:
             NearDupIndex(threshold=cfg.dedup.threshold, seed=cfg.seed) if cfg.dedup.near else None
         )
         self.decon = decontaminator
+        # id(item) -> (item, exact digest, signature) from prepare; the item is kept so
+        # that its id is not reused meanwhile
+        self._keys: dict[int, tuple[Mapping[str, Any], str | None, np.ndarray | None]] = {}
+
+    def prepare(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Compute the dedup keys (exact hashes, MinHash signatures) of the next items to be
+        gated in a few batched calls (per-item numpy calls cost more than their arithmetic);
+        the decisions stay :meth:`__call__`'s, in order. Keys left from before are dropped."""
+        texts = [dedup_text(item) for item in items]
+        words = utf8_words_many(texts)
+        digests = list(map(words_hash, words)) if self.exact is not None else [None] * len(items)
+        near = [i for i, item in enumerate(items) if item.get("answer_kind") != "numeric"]
+        sigs: list[np.ndarray | None] = [None] * len(items)
+        if self.near is not None and near:
+            batch = self.near.hasher.signatures([words[i] for i in near])
+            for i, sig in zip(near, batch, strict=True):
+                sigs[i] = sig
+        self._keys = {
+            id(item): (item, digest, sig)
+            for item, digest, sig in zip(items, digests, sigs, strict=True)
+        }
+
+    def _prepared(self, item: Mapping[str, Any]) -> tuple[str | None, np.ndarray | None]:
+        """The item's keys from :meth:`prepare` (computed now if it was not prepared)."""
+        hit = self._keys.pop(id(item), None)
+        if hit is not None and hit[0] is item:
+            return hit[1], hit[2]
+        text = dedup_text(item)
+        digest = text_hash(text) if self.exact is not None else None
+        sig = None
+        if self.near is not None and item.get("answer_kind") != "numeric":
+            sig = self.near.hasher.signature(text)
+        return digest, sig
 
     def register(self, item: Mapping[str, Any]) -> None:
         """Index an already written item (after a resume)."""
@@ -143,15 +186,15 @@ class Gate:
                 if hit is not None:
                     msg = f"shares the {hit.n}-gram {hit.ngram!r} with an evaluation set"
                     return Rejection("contaminated", msg, "decontaminate", item=dict(item))
-        text = dedup_text(item)
-        if self.exact is not None:
-            first = self.exact.add(item["id"], text)
+        digest, sig = self._prepared(item)
+        if self.exact is not None and digest is not None:
+            first = self.exact.add_digest(item["id"], digest)
             if first is not None:
                 return Rejection("duplicate", f"same text as {first}", "dedup", item=dict(item))
         # Calculator items differ in their numbers, which word-shingle MinHash cannot weigh:
-        # only exact duplicates count for them.
-        if self.near is not None and item.get("answer_kind") != "numeric":
-            first = self.near.add(item["id"], text)
+        # only exact duplicates count for them (``sig`` is None).
+        if self.near is not None and sig is not None:
+            first = self.near.add_signature(item["id"], sig)
             if first is not None:
                 return Rejection(
                     "near_duplicate", f"near-duplicate of {first}", "dedup", item=dict(item)

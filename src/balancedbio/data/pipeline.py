@@ -270,6 +270,7 @@ def _run_items(
         _progress(progress, len(seeds), writer.cursor) as update,
     ):
         for chunk, produced in zip(chunks, results, strict=True):
+            gate.prepare([res for res in produced if isinstance(res, dict)])
             for seed, res in zip(chunk, produced, strict=True):
                 if isinstance(res, dict):
                     rej = gate(res)

@@ -353,3 +353,29 @@ def test_separators_bound_the_tokens() -> None:
     deco = Decontaminator([eval_text], n=13)
     assert deco.check(eval_text.upper()) is not None
     assert deco.check(eval_text.replace("-", "", 1)) is None
+
+
+def test_check_lines_equals_the_first_hit_of_check_per_line() -> None:
+    rng = random.Random(6)
+    evals = [" ".join(words(rng.randint(10, 30), 40 + k)) for k in range(20)]
+    texts = []
+    for k in range(300):
+        lines = []
+        for _ in range(rng.randint(1, 6)):
+            roll = rng.random()
+            if roll < 0.3:  # a piece of an eval text, maybe with case and punctuation
+                toks = rng.choice(evals).split()
+                start = rng.randrange(len(toks))
+                piece = toks[start : start + rng.randint(5, 20)]
+                line = rng.choice([" ", ", ", " - ", "\t"]).join(piece)
+                lines.append(line.upper() if rng.random() < 0.2 else line)
+            elif roll < 0.4:
+                lines.append(rng.choice(["", "  ", "é " * 14, "\x1c".join(words(14, k))]))
+            else:
+                lines.append(" ".join(words(rng.randint(1, 30), 1000 + k)))
+        texts.append("\n".join(lines))
+    for deco in (Decontaminator(evals, n=13), Decontaminator(evals, n=8, short_n=5)):
+        want = [next(filter(None, map(deco.check, t.split("\n"))), None) for t in texts]
+        assert any(want) and not all(want)
+        assert deco.check_lines(texts) == want
+        assert deco.check_lines([]) == []

@@ -434,11 +434,13 @@ class Decontaminator:
         self._short_of_short: set[tuple[str, ...]] = set()  # of eval texts with < n tokens
         self.eval_docs = 0
         self._checked: dict[str, Contamination | None] = {}  # text -> check(text)
+        self._long_utf8: set[tuple[bytes, ...]] | None = None  # _long encoded, made on demand
         for text in eval_texts:
             self.add_eval(text)
 
     def add_eval(self, text: str) -> None:
         self._checked.clear()
+        self._long_utf8 = None
         words = tokens(text)
         self.eval_docs += 1
         if len(words) >= self.n:
@@ -460,6 +462,37 @@ class Decontaminator:
             if len(self._checked) < _CHECKED_MAX:
                 self._checked[text] = hit
         return hit
+
+    def check_lines(self, texts: Sequence[str]) -> list[Contamination | None]:
+        """Per text, the first :meth:`check` hit among its lines. ASCII texts are lower-cased,
+        translated and split into lines in one pass, and their words compared as bytes."""
+        out: list[Contamination | None] = [None] * len(texts)
+        batch = [i for i, t in enumerate(texts) if t.isascii()] if self.short_n is None else []
+        for i in set(range(len(texts))).difference(batch):
+            out[i] = next(filter(None, map(self.check, texts[i].split("\n"))), None)
+        lines = "\n".join([texts[i] for i in batch]).encode().translate(_ASCII_LOWER).split(b"\n")
+        start = 0
+        for i in batch:
+            end = start + texts[i].count("\n") + 1
+            out[i] = next(filter(None, map(self._check_utf8, lines[start:end])), None)
+            start = end
+        return out
+
+    def _check_utf8(self, line: bytes) -> Contamination | None:
+        """:meth:`check` of an ASCII line given lower-cased and translated."""
+        if len(line) < 2 * self.n - 1:
+            return None
+        words = line.split()
+        if len(words) < self.n:
+            return None
+        if self._long_utf8 is None:
+            self._long_utf8 = {tuple(w.encode() for w in gram) for gram in self._long}
+        grams = zip(*(words[k:] for k in range(self.n)), strict=False)
+        if self._long_utf8.isdisjoint(grams):
+            return None
+        grams = zip(*(words[k:] for k in range(self.n)), strict=False)
+        gram = next(g for g in grams if g in self._long_utf8)
+        return Contamination(b" ".join(gram).decode(), self.n)
 
     def _check(self, text: str) -> Contamination | None:
         words = _fresh_tokens(text)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from balancedbio.data.dedup import (
+    Contamination,
     Decontaminator,
     ExactDedup,
     NearDupIndex,
@@ -128,6 +129,10 @@ def build_decontaminator(
     return Decontaminator(rare, n=n)
 
 
+#: an item, its decontamination hit, exact digest and MinHash signature (None: not asked)
+_Keys = tuple[Mapping[str, Any], Contamination | None, str | None, np.ndarray | None]
+
+
 class Gate:
     """Exact + near-duplicate detection and decontamination, in stream order."""
 
@@ -137,14 +142,16 @@ class Gate:
             NearDupIndex(threshold=cfg.dedup.threshold, seed=cfg.seed) if cfg.dedup.near else None
         )
         self.decon = decontaminator
-        # id(item) -> (item, exact digest, signature) from prepare; the item is kept so
-        # that its id is not reused meanwhile
-        self._keys: dict[int, tuple[Mapping[str, Any], str | None, np.ndarray | None]] = {}
+        # id(item) -> its keys from prepare (the item is kept so that its id is not reused)
+        self._keys: dict[int, _Keys] = {}
 
     def prepare(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Compute the dedup keys (exact hashes, MinHash signatures) of the next items to be
         gated in a few batched calls (per-item numpy calls cost more than their arithmetic);
         the decisions stay :meth:`__call__`'s, in order. Keys left from before are dropped."""
+        hits: list[Contamination | None] = [None] * len(items)
+        if self.decon is not None:
+            hits = self.decon.check_lines([contamination_text(item) for item in items])
         texts = [dedup_text(item) for item in items]
         words = utf8_words_many(texts)
         digests = list(map(words_hash, words)) if self.exact is not None else [None] * len(items)
@@ -155,21 +162,24 @@ class Gate:
             for i, sig in zip(near, batch, strict=True):
                 sigs[i] = sig
         self._keys = {
-            id(item): (item, digest, sig)
-            for item, digest, sig in zip(items, digests, sigs, strict=True)
+            id(item): (item, hit, digest, sig)
+            for item, hit, digest, sig in zip(items, hits, digests, sigs, strict=True)
         }
 
-    def _prepared(self, item: Mapping[str, Any]) -> tuple[str | None, np.ndarray | None]:
-        """The item's keys from :meth:`prepare` (computed now if it was not prepared)."""
-        hit = self._keys.pop(id(item), None)
-        if hit is not None and hit[0] is item:
-            return hit[1], hit[2]
+    def _prepared(self, item: Mapping[str, Any]) -> _Keys:
+        """The item's contamination and keys from :meth:`prepare` (now if not prepared)."""
+        keys = self._keys.pop(id(item), None)
+        if keys is not None and keys[0] is item:
+            return keys
+        hit = None
+        if self.decon is not None:
+            hit = next(filter(None, map(self.decon.check, contamination_segments(item))), None)
         text = dedup_text(item)
         digest = text_hash(text) if self.exact is not None else None
         sig = None
         if self.near is not None and item.get("answer_kind") != "numeric":
             sig = self.near.hasher.signature(text)
-        return digest, sig
+        return item, hit, digest, sig
 
     def register(self, item: Mapping[str, Any]) -> None:
         """Index an already written item (after a resume)."""
@@ -180,13 +190,10 @@ class Gate:
             self.near.add(item["id"], text)
 
     def __call__(self, item: Mapping[str, Any]) -> Rejection | None:
-        if self.decon is not None:
-            for segment in contamination_segments(item):
-                hit = self.decon.check(segment)
-                if hit is not None:
-                    msg = f"shares the {hit.n}-gram {hit.ngram!r} with an evaluation set"
-                    return Rejection("contaminated", msg, "decontaminate", item=dict(item))
-        digest, sig = self._prepared(item)
+        _, hit, digest, sig = self._prepared(item)
+        if hit is not None:
+            msg = f"shares the {hit.n}-gram {hit.ngram!r} with an evaluation set"
+            return Rejection("contaminated", msg, "decontaminate", item=dict(item))
         if self.exact is not None and digest is not None:
             first = self.exact.add_digest(item["id"], digest)
             if first is not None:

@@ -23,13 +23,16 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
-from typing import Any
+from itertools import accumulate, chain, repeat
+from typing import Any, TypeVar
 
 import numpy as np
 import xxhash
+
+_W = TypeVar("_W", str, bytes)
 
 
 def _is_punct(ch: str) -> bool:
@@ -247,6 +250,7 @@ class MinHasher:
         self.b = rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64) * 2
         self._tiles = 0  # a and b repeated this many times (flat), grown on demand
         self._a_flat = self._b_flat = np.empty(0, dtype=np.uint64)
+        self._buf = np.empty(0, dtype=np.uint64)  # signatures' work area, grown on demand
 
     def _gram_hashes(self, text: str) -> np.ndarray:
         """32-bit hashes of the word n-grams (the whole text if it is shorter), repeats kept."""
@@ -314,7 +318,10 @@ class MinHasher:
         shift = np.repeat(np.cumsum(lens) - lens - firsts, counts)  # its first word in v
         starts = np.arange(len(shift), dtype=np.int64) + shift
         x = _splitmix_finalize(self._combine(v, self.ngram)[starts]) >> _U32
-        y = np.multiply.outer(self.a, x)  # row i: permutation i of every shingle
+        if self._buf.size < self.num_perm * len(x):  # reused: fresh pages cost a fault each
+            self._buf = np.empty(self.num_perm * max(len(x), 4096), dtype=np.uint64)
+        y = self._buf[: self.num_perm * len(x)].reshape(self.num_perm, len(x))
+        np.multiply(self.a[:, None], x, out=y)  # row i: permutation i of every shingle
         y += self.b[:, None]
         out[long] = np.minimum.reduceat(y, firsts, axis=1).T
         return out
@@ -368,11 +375,16 @@ class NearDupIndex:
         """The earliest-added item whose estimated Jaccard with ``text`` >= threshold."""
         return self._query(self.hasher.signature(text))
 
+    def band_keys(self, sigs: np.ndarray) -> list[list[bytes]]:
+        """:meth:`_band_keys` of each row of ``sigs`` (one call: a band is a void scalar)."""
+        size = self.bands * self.rows
+        bands = np.ascontiguousarray(sigs[:, :size]).view(f"V{self.rows * sigs.itemsize}")
+        return bands.tolist()
+
     def _query(self, sig: np.ndarray, bands: list[bytes] | None = None) -> tuple[str, float] | None:
-        candidates: set[int] = set()
-        for bucket, key in zip(self._buckets, bands or self._band_keys(sig), strict=True):
-            candidates.update(bucket.get(key, ()))
-        for idx in sorted(candidates):
+        bands = bands or self._band_keys(sig)
+        found = [b[key] for b, key in zip(self._buckets, bands, strict=True) if key in b]
+        for idx in sorted(set().union(*found)) if found else ():
             # count/num_perm: the value np.mean of the matches gives, without its overhead
             sim = int(np.count_nonzero(self._sigs[idx] == sig)) / len(sig)
             if sim >= self.threshold:
@@ -383,9 +395,11 @@ class NearDupIndex:
         """Return the key ``text`` near-duplicates, else index it under ``key`` and return None."""
         return self.add_signature(key, self.hasher.signature(text))
 
-    def add_signature(self, key: str, sig: np.ndarray) -> str | None:
-        """:meth:`add` of the text whose signature is ``sig``."""
-        bands = self._band_keys(sig)
+    def add_signature(
+        self, key: str, sig: np.ndarray, bands: list[bytes] | None = None
+    ) -> str | None:
+        """:meth:`add` of the text whose signature is ``sig`` (and band keys ``bands``)."""
+        bands = bands or self._band_keys(sig)
         hit = self._query(sig, bands)
         if hit is not None:
             return hit[0]
@@ -403,7 +417,7 @@ class NearDupIndex:
 # --------------------------------------------------------------------------- decontamination
 
 
-def _gram_tuples(words: list[str], n: int) -> Iterator[tuple[str, ...]]:
+def _gram_tuples(words: Sequence[_W], n: int) -> Iterator[tuple[_W, ...]]:
     """Each word n-gram as a tuple, in order; none if fewer than n words. (Sets of these
     match exactly what the joined n-grams would, as words hold no spaces, and hashing a
     tuple of words costs less than joining and encoding them.)"""
@@ -465,34 +479,28 @@ class Decontaminator:
 
     def check_lines(self, texts: Sequence[str]) -> list[Contamination | None]:
         """Per text, the first :meth:`check` hit among its lines. ASCII texts are lower-cased,
-        translated and split into lines in one pass, and their words compared as bytes."""
+        translated and split into lines in one pass; the lines of n words or more are then
+        compared together (as bytes), and one by one only when some n-gram is shared."""
         out: list[Contamination | None] = [None] * len(texts)
         batch = [i for i, t in enumerate(texts) if t.isascii()] if self.short_n is None else []
         for i in set(range(len(texts))).difference(batch):
             out[i] = next(filter(None, map(self.check, texts[i].split("\n"))), None)
-        lines = "\n".join([texts[i] for i in batch]).encode().translate(_ASCII_LOWER).split(b"\n")
-        start = 0
-        for i in batch:
-            end = start + texts[i].count("\n") + 1
-            out[i] = next(filter(None, map(self._check_utf8, lines[start:end])), None)
-            start = end
-        return out
-
-    def _check_utf8(self, line: bytes) -> Contamination | None:
-        """:meth:`check` of an ASCII line given lower-cased and translated."""
-        if len(line) < 2 * self.n - 1:
-            return None
-        words = line.split()
-        if len(words) < self.n:
-            return None
+        joined = "\n".join([texts[i] for i in batch]).encode().translate(_ASCII_LOWER)
+        n, short = self.n, 2 * self.n - 1  # n words need n - 1 separators
+        words = [line.split() if len(line) >= short else () for line in joined.split(b"\n")]
+        long = [k for k, w in enumerate(words) if len(w) >= n]
         if self._long_utf8 is None:
             self._long_utf8 = {tuple(w.encode() for w in gram) for gram in self._long}
-        grams = zip(*(words[k:] for k in range(self.n)), strict=False)
-        if self._long_utf8.isdisjoint(grams):
-            return None
-        grams = zip(*(words[k:] for k in range(self.n)), strict=False)
-        gram = next(g for g in grams if g in self._long_utf8)
-        return Contamination(b" ".join(gram).decode(), self.n)
+        grams = chain.from_iterable(_gram_tuples(words[k], n) for k in long)
+        if not long or self._long_utf8.isdisjoint(grams):
+            return out
+        ends = list(accumulate(texts[i].count("\n") + 1 for i in batch))  # lines after text
+        for k in long:
+            i = batch[bisect_right(ends, k)]
+            if out[i] is None:
+                gram = next((g for g in _gram_tuples(words[k], n) if g in self._long_utf8), None)
+                out[i] = gram and Contamination(b" ".join(gram).decode(), n)
+        return out
 
     def _check(self, text: str) -> Contamination | None:
         words = _fresh_tokens(text)

@@ -129,8 +129,14 @@ def build_decontaminator(
     return Decontaminator(rare, n=n)
 
 
-#: an item, its decontamination hit, exact digest and MinHash signature (None: not asked)
-_Keys = tuple[Mapping[str, Any], Contamination | None, str | None, np.ndarray | None]
+#: an item, its decontamination hit, exact digest, MinHash signature and its band keys
+#: (None where not asked; band keys None: not computed yet)
+_Keys = tuple[
+    Mapping[str, Any],
+    Contamination | None,
+    str | None,
+    tuple[np.ndarray, list[bytes] | None] | None,
+]
 
 
 class Gate:
@@ -156,11 +162,12 @@ class Gate:
         words = utf8_words_many(texts)
         digests = list(map(words_hash, words)) if self.exact is not None else [None] * len(items)
         near = [i for i, item in enumerate(items) if item.get("answer_kind") != "numeric"]
-        sigs: list[np.ndarray | None] = [None] * len(items)
+        sigs: list[tuple[np.ndarray, list[bytes]] | None] = [None] * len(items)
         if self.near is not None and near:
             batch = self.near.hasher.signatures([words[i] for i in near])
-            for i, sig in zip(near, batch, strict=True):
-                sigs[i] = sig
+            bands = self.near.band_keys(batch)
+            for i, sig, keys in zip(near, batch, bands, strict=True):
+                sigs[i] = sig, keys
         self._keys = {
             id(item): (item, hit, digest, sig)
             for item, hit, digest, sig in zip(items, hits, digests, sigs, strict=True)
@@ -178,7 +185,7 @@ class Gate:
         digest = text_hash(text) if self.exact is not None else None
         sig = None
         if self.near is not None and item.get("answer_kind") != "numeric":
-            sig = self.near.hasher.signature(text)
+            sig = self.near.hasher.signature(text), None
         return item, hit, digest, sig
 
     def register(self, item: Mapping[str, Any]) -> None:
@@ -201,7 +208,7 @@ class Gate:
         # Calculator items differ in their numbers, which word-shingle MinHash cannot weigh:
         # only exact duplicates count for them (``sig`` is None).
         if self.near is not None and sig is not None:
-            first = self.near.add_signature(item["id"], sig)
+            first = self.near.add_signature(item["id"], *sig)
             if first is not None:
                 return Rejection(
                     "near_duplicate", f"near-duplicate of {first}", "dedup", item=dict(item)

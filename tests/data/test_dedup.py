@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
+from balancedbio.data.decontam import Decontaminator
 from balancedbio.data.dedup import (
-    Decontaminator,
     ExactDedup,
     MinHasher,
     NearDupIndex,
@@ -342,7 +342,8 @@ def test_batched_signatures_equal_one_by_one() -> None:
 
 def test_separators_bound_the_tokens() -> None:
     """The decontaminator skips ASCII texts with under n - 1 separators: fewer than n tokens."""
-    from balancedbio.data.dedup import _separators, tokens
+    from balancedbio.data.decontam import _separators
+    from balancedbio.data.dedup import tokens
 
     rng = random.Random(3)
     alphabet = "aB9 _-.,;:'\"\t\n\x0b\x0c\x1c\x1d\x1e\x1f()[]$%"

@@ -62,7 +62,7 @@ def test_prepared_gate_decides_as_the_plain_one() -> None:
     """Keys computed per chunk by ``prepare`` (duplicates within a chunk included) give the
     decisions of computing them per item; an item missing from the prepared chunk still works."""
     from balancedbio.data.config import GenerateConfig
-    from balancedbio.data.dedup import Decontaminator
+    from balancedbio.data.decontam import Decontaminator
     from balancedbio.data.gate import Gate
 
     items = _gate_items()

@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from balancedbio.data.decontam import Contamination, Decontaminator
 from balancedbio.data.dedup import (
-    Contamination,
-    Decontaminator,
     ExactDedup,
     NearDupIndex,
     text_hash,

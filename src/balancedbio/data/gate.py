@@ -151,9 +151,10 @@ class Gate:
         self._keys: dict[int, _Keys] = {}
 
     def prepare(self, items: Sequence[Mapping[str, Any]]) -> None:
-        """Compute the dedup keys (exact hashes, MinHash signatures) of the next items to be
-        gated in a few batched calls (per-item numpy calls cost more than their arithmetic);
-        the decisions stay :meth:`__call__`'s, in order. Keys left from before are dropped."""
+        """Compute the contamination hits and dedup keys (exact hashes, MinHash signatures and
+        band keys) of the next items to be gated, in a few batched calls (per-item numpy calls
+        cost more than their arithmetic). Pure functions of each item: the decisions stay
+        :meth:`__call__`'s, in order. Keys left from before are dropped."""
         hits: list[Contamination | None] = [None] * len(items)
         if self.decon is not None:
             hits = self.decon.check_lines([contamination_text(item) for item in items])

@@ -44,7 +44,7 @@ from balancedbio.config import load_config  # noqa: E402
 from balancedbio.data.config import GenerateConfig  # noqa: E402
 from balancedbio.data.engine import Engine  # noqa: E402
 from balancedbio.data.gate import Gate  # noqa: E402
-from balancedbio.data.pipeline import _frozen_heap, generate  # noqa: E402
+from balancedbio.data.pipeline import BATCH, _frozen_heap, generate  # noqa: E402
 from balancedbio.data.records import JSON_FIELDS, SCHEMA, new_record  # noqa: E402
 from balancedbio.data.shards import ShardWriter  # noqa: E402
 
@@ -62,6 +62,12 @@ def shipped(overrides: list[str]) -> GenerateConfig:
         records=str(ROOT / "examples/user_source/records.jsonl"),
     )
     return replace(cfg, sources=src)
+
+
+def _gated(gate: Gate, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of one chunk the gate keeps, prepared in one batch as the pipeline does."""
+    gate.prepare(chunk)
+    return [r for r in chunk if gate(r) is None]
 
 
 def stage_table(per_task: int, kg: Any) -> list[dict[str, Any]]:
@@ -86,7 +92,8 @@ def stage_table(per_task: int, kg: Any) -> list[dict[str, Any]]:
             t1 = time.process_time()
             valid = [r for r in built if isinstance(r, dict) and eng.validator(r) is None]
             t2 = time.process_time()
-            kept = [r for r in valid if gate(r) is None]
+            chunks = [valid[i : i + BATCH] for i in range(0, len(valid), BATCH)]
+            kept = [r for chunk in chunks for r in _gated(gate, chunk)]
             t3 = time.process_time()
             with tempfile.TemporaryDirectory() as tmp:
                 w = ShardWriter(tmp, 1000, "jsonl", json_fields=JSON_FIELDS, schema=SCHEMA)

@@ -69,3 +69,25 @@ def test_no_mention_across_sentences(kg: KnowledgeGraph) -> None:
     assert spans(m) == [("Deafness, autosomal recessive 1A", "OMIM:220290")]
     # a name that itself contains a period still grounds whole
     assert spans(kg.ground("St. Louis encephalitis was seen."))[0][1] == "MONDO:0005969"
+
+
+def test_fast_select_matches_plain_on_fuzzed_text(kg: KnowledgeGraph) -> None:
+    """The pieces-based ``_select`` equals the ``tokenize``-based reference: names, their
+    fragments and case variants, runs of spaces/punctuation, sentence breaks, non-ASCII."""
+    import random
+
+    g = kg.grounder
+    names = g.node_names[:2000]
+    words = [w for n in names for w in n.split()] + list(g.vocab)[:500]
+    seps = [" ", "  ", ", ", ". ", "! ", ".\n", "-", " (", ") ", ": ", "\t", " é ", " İ", "Σ "]
+    rng = random.Random(7)
+    for _ in range(600):
+        parts = []
+        for _ in range(rng.randint(1, 40)):
+            w = rng.choice(names) if rng.random() < 0.3 else rng.choice(words)
+            w = rng.choice([w, w.upper(), w.title(), w.lower()])
+            parts += [w, rng.choice(seps)]
+        text = "".join(parts)[: rng.randint(1, 600)]
+        assert g._select(text) == g._select_plain(text), text
+    for text in ("", " ", "  x  ", "Seizures", "MEN 2 and men", "St. Louis encephalitis. Seizure"):
+        assert g._select(text) == g._select_plain(text)

@@ -72,3 +72,17 @@ def test_ascii_bytes_translation_equals_the_table() -> None:
 
     text = "".join(map(chr, range(128))) * 2
     assert _ascii_flat(text) == text.translate(_ASCII_TABLE)
+
+
+def test_split_pieces_are_tokens_with_offsets() -> None:
+    from itertools import accumulate
+
+    from balancedbio.knowledge.normalize import split_pieces, tokenize
+
+    for text in ("", "  a--b  c.", "Short-STATURE,\n\nand  x", "İstanbul Σ caf\u00e9  x", "ab"):
+        pieces = split_pieces(text)
+        starts = list(accumulate((len(p) + 1 for p in pieces[:-1]), initial=0))
+        tokens, t_starts, t_ends = tokenize(text)
+        assert [p for p in pieces if p] == tokens
+        assert [s for s, p in zip(starts, pieces, strict=True) if p] == t_starts
+        assert [s + len(p) for s, p in zip(starts, pieces, strict=True) if p] == t_ends

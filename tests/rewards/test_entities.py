@@ -122,3 +122,22 @@ def test_fast_entities_equal_dataclass_ones() -> None:
         assert e.diseases == ("MONDO:0007947", "OMIM:154700") == e.diseases
         assert e.phenotypes == ("HP:0001166",) and e.icd == ("ICD10CM:Q87.4",)
     assert fast == plain and repr(fast) == repr(plain)  # kinds cached, fields unchanged
+
+
+def test_curie_prefilter_never_hides_a_curie() -> None:
+    from balancedbio.rewards.entities import _CURIE, _may_cite
+
+    texts = [
+        "Presentation: none",
+        "see OMIM:154700 and HP: 0001250",
+        "ICD10CM:E11.9",
+        "xHP:1",
+        "MONDO:",
+        "DECIPHER:12; ORPHA:558",
+        "hp:0001250",
+        "a: b: c",
+    ]
+    for text in texts:
+        if _CURIE.search(text):
+            assert _may_cite(text), text
+    assert not _may_cite("Presentation: 9-year-old girl")

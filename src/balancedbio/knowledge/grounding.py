@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import accumulate, compress, islice, repeat
+from operator import add
 from typing import TYPE_CHECKING
 
 import ahocorasick
 import numpy as np
 
 from balancedbio.knowledge.names import SCOPE_RANK
-from balancedbio.knowledge.normalize import tokenize
+from balancedbio.knowledge.normalize import split_pieces, tokenize
 from balancedbio.knowledge.records import (
     F_EXTENSION,
     F_OBSOLETE,
@@ -165,6 +166,8 @@ class Grounder:
         vocab = s.peek("ground_vocab")
         self.width = _width(len(vocab))
         self.vocab = {tok: _token_code(i, self.width) for i, tok in enumerate(vocab)}
+        #: ``vocab`` plus ``"" -> ""``: encodes the pieces of :func:`split_pieces` directly
+        self._codes = {**self.vocab, "": ""}
         self.automaton = ahocorasick.Automaton()
         keys, cases = s.peek("ground_keys"), s.peek("ground_case")
         nodes = graph.data.arrays["ground_node"].tolist()
@@ -212,7 +215,31 @@ class Grounder:
         return self._names
 
     def _select(self, text: str) -> list[tuple[int, int, int]]:
-        """``(start, end, node)`` of the longest non-overlapping hits, in text order."""
+        """``(start, end, node)`` of the longest non-overlapping hits, in text order.
+
+        :meth:`_select_plain` on the pieces of :func:`split_pieces` (empty ones encode as
+        ``""``), without the token list: fewer passes over the tokens.
+        """
+        if not isinstance(text, str) or not text or not self.n_keys:
+            return []
+        pieces = split_pieces(text)
+        # offsets[j]: where piece j starts, offsets[j + 1]: one past its end + 1
+        offsets = list(accumulate(map(add, map(len, pieces), repeat(1)), initial=0))
+        starts = list(compress(offsets, pieces))  # of the tokens (non-empty pieces)
+        stops = list(compress(islice(offsets, 1, None), pieces))  # their ends + 1
+        width = self.width
+        encoded = "".join(map(self._codes.get, pieces, repeat(self._unknown)))
+        # (minus length in characters - 1, first token, last token, node, required case)
+        hits = [
+            (starts[(last := end // width) - more] - stops[last], last - more, last, node, case)
+            for end, (node, more, case) in self.automaton.iter(encoded)
+        ]
+        if not hits:
+            return hits
+        return self._greedy(text, hits, starts, stops, 1)
+
+    def _select_plain(self, text: str) -> list[tuple[int, int, int]]:
+        """:meth:`_select` from :func:`tokenize` (the reference the fast path must match)."""
         if not isinstance(text, str) or not text or not self.n_keys:
             return []
         tokens, starts, ends = tokenize(text)
@@ -225,15 +252,27 @@ class Grounder:
         ]
         if not hits:
             return hits
+        return self._greedy(text, hits, starts, ends, 0)
+
+    def _greedy(
+        self,
+        text: str,
+        hits: list[tuple[int, int, int, int, str | None]],
+        starts: list[int],
+        ends: list[int],
+        past: int,
+    ) -> list[tuple[int, int, int]]:
+        """Longest ``hits`` first, skipping overlaps, wrong case and sentence breaks; token
+        ``i`` spans ``[starts[i], ends[i] - past)``."""
         hits.sort()  # longest (in characters) first, then leftmost
-        taken = bytearray(len(tokens) + 1)
+        taken = bytearray(len(starts) + 1)
         # Only a span of several tokens can hold a sentence break, and only if the text has one.
         breaks = _SENTENCE_BREAK.search(text) is not None
         chosen: list[tuple[int, int, int]] = []
         for _, first, last, node, case in hits:
             if taken[first] if first == last else taken.find(1, first, last + 1) >= 0:
                 continue
-            o_start, o_end = starts[first], ends[last]
+            o_start, o_end = starts[first], ends[last] - past
             if case is not None and text[o_start:o_end] != case:
                 continue
             if (

@@ -49,17 +49,22 @@ def tokenize(text: str) -> tuple[list[str], list[int], list[int]]:
     on C-level iterators: grounding tokenizes many short texts, where numpy's per-call
     overhead dominated.
     """
-    if text.isascii():
-        flat = _ascii_flat(text)
-    else:
-        flat = _NON_WORD_CHAR.sub(" ", _lower_same_length(text))
     # Only " " separates tokens in ``flat``; the pieces between single spaces (empty where
     # spaces repeat) each start one past the end of the previous one.
-    pieces = flat.split(" ")
+    pieces = split_pieces(text)
     tokens = list(filter(None, pieces))
     offsets = accumulate(map(add, map(len, pieces), repeat(1)), initial=0)
     starts = list(compress(offsets, pieces))
     return tokens, starts, list(map(add, starts, map(len, tokens)))
+
+
+def split_pieces(text: str) -> list[str]:
+    """``text`` normalized in place (same length: non-word characters become spaces) and
+    split at each single space: the tokens of :func:`tokenize`, with ``""`` where spaces
+    repeat. Piece ``j`` starts at ``sum(len(p) + 1 for p in pieces[:j])``."""
+    if text.isascii():
+        return text.encode().translate(_ASCII_BYTES).decode().split(" ")
+    return _NON_WORD_CHAR.sub(" ", _lower_same_length(text)).split(" ")
 
 
 # --------------------------------------------------------------------------- identifiers

@@ -141,3 +141,32 @@ def test_curie_prefilter_never_hides_a_curie() -> None:
         if _CURIE.search(text):
             assert _may_cite(text), text
     assert not _may_cite("Presentation: 9-year-old girl")
+
+
+def test_find_entities_per_key_ids_match_the_plain_path(kg: KnowledgeGraph) -> None:
+    """Entities of ASCII text read ids per dictionary key; they equal the plain per-span
+    computation (grounded id, then the span's and the name's lookups), in any spelling."""
+    import random
+
+    from balancedbio.rewards.entities import _CURIE, _find_entities, _unique
+
+    names = kg.grounder.node_names[:3000]
+    rng = random.Random(3)
+    seps = [" ", ", ", "; ", ".\n", " and ", "  ", "-", " (", ") ", ": ", " \u00e9 "]
+    for _ in range(300):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            name = rng.choice(names)
+            spelled = rng.choice([name, name.upper(), name.lower(), name.title()])
+            parts += [spelled, rng.choice(seps)]
+        text = "".join(parts)
+        if _CURIE.search(text):
+            continue
+        for offset in (0, 7):
+            got = _find_entities(kg, text, offset)
+            want = [
+                (s + offset, e + offset, span, _unique([i, *kg.lookup(span), *kg.lookup(n)]))
+                for s, e, i, n in kg.ground_spans(text)
+                for span in [text[s:e]]
+            ]
+            assert [(x.start, x.end, x.text, x.ids) for x in got] == want, text

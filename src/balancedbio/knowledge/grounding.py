@@ -75,6 +75,8 @@ MAX_RANK = SCOPE_RANK[SC_RELATED]
 _ABBREV = re.compile(r"^\S{1,6}$")
 #: A sentence ends inside a span: terminal punctuation followed by whitespace.
 _SENTENCE_BREAK = re.compile(r"[.!?]\s")
+#: ``_FILL[n]`` marks ``n + 1`` tokens taken.
+_FILL = [b"\x01" * (n + 1) for n in range(32)]
 
 
 def _token_code(i: int, width: int) -> str:
@@ -172,8 +174,10 @@ class Grounder:
         keys, cases = s.peek("ground_keys"), s.peek("ground_case")
         nodes = graph.data.arrays["ground_node"].tolist()
         add, width = self.automaton.add_word, self.width
-        for key, node, case in zip(keys, nodes, cases, strict=True):
-            add(key, (node, len(key) // width - 1, case or None))  # tokens after the first
+        for k, (key, case) in enumerate(zip(keys, cases, strict=True)):
+            add(key, (k, len(key) // width - 1, case or None))  # tokens after the first
+        #: node of each key (keys are numbered in dictionary order)
+        self.key_node = nodes
         self.n_keys = len(keys)
         self._names = graph.data.strings["names"]
         self._ids = graph._ids
@@ -191,19 +195,26 @@ class Grounder:
         ids, names, source = self._ids, self._names, self._source
         return [
             Mention(s, e, text[s:e], ids[node], SOURCES[source[node]], names[node])
-            for s, e, node in self._select(text)
+            for s, e, node in self.nodes(text)
         ]
 
     def spans(self, text: str) -> list[tuple[int, int, str, str]]:
         """``(start, end, id, name)`` of each mention :meth:`ground` finds, without building
         :class:`Mention` objects (cheaper for hot callers such as entity extraction)."""
         ids, names = self._ids, self._names
-        return [(s, e, ids[node], names[node]) for s, e, node in self._select(text)]
+        return [(s, e, ids[node], names[node]) for s, e, node in self.nodes(text)]
 
     def nodes(self, text: str) -> list[tuple[int, int, int]]:
         """``(start, end, node)`` of each mention :meth:`ground` finds; a node's id and
         primary name are ``node_ids[node]`` and ``node_names[node]`` (for callers that
         memoize per node and so skip even the tuples of :meth:`spans`)."""
+        key_node = self.key_node
+        return [(s, e, key_node[key]) for s, e, key in self._select(text)]
+
+    def keyed(self, text: str) -> list[tuple[int, int, int]]:
+        """``(start, end, key)`` of each mention :meth:`ground` finds: ``key`` numbers the
+        dictionary key that matched (its node is ``key_node[key]``), for callers that
+        memoize per key."""
         return self._select(text)
 
     @property
@@ -215,7 +226,8 @@ class Grounder:
         return self._names
 
     def _select(self, text: str) -> list[tuple[int, int, int]]:
-        """``(start, end, node)`` of the longest non-overlapping hits, in text order.
+        """``(start, end, key)`` of the longest non-overlapping hits, in text order (``key``:
+        see :meth:`keyed`).
 
         :meth:`_select_plain` on the pieces of :func:`split_pieces` (empty ones encode as
         ``""``), without the token list: fewer passes over the tokens.
@@ -231,8 +243,8 @@ class Grounder:
         encoded = "".join(map(self._codes.get, pieces, repeat(self._unknown)))
         # (minus length in characters - 1, first token, last token, node, required case)
         hits = [
-            (starts[(last := end // width) - more] - stops[last], last - more, last, node, case)
-            for end, (node, more, case) in self.automaton.iter(encoded)
+            (starts[(last := end // width) - more] - stops[last], last - more, last, key, case)
+            for end, (key, more, case) in self.automaton.iter(encoded)
         ]
         if not hits:
             return hits
@@ -247,8 +259,8 @@ class Grounder:
         encoded = "".join(map(self.vocab.get, tokens, repeat(self._unknown)))
         # (minus length in characters, first token, last token, node, required case)
         hits = [
-            (starts[(last := end // width) - more] - ends[last], last - more, last, node, case)
-            for end, (node, more, case) in self.automaton.iter(encoded)
+            (starts[(last := end // width) - more] - ends[last], last - more, last, key, case)
+            for end, (key, more, case) in self.automaton.iter(encoded)
         ]
         if not hits:
             return hits
@@ -269,7 +281,7 @@ class Grounder:
         # Only a span of several tokens can hold a sentence break, and only if the text has one.
         breaks = _SENTENCE_BREAK.search(text) is not None
         chosen: list[tuple[int, int, int]] = []
-        for _, first, last, node, case in hits:
+        for _, first, last, key, case in hits:
             if taken[first] if first == last else taken.find(1, first, last + 1) >= 0:
                 continue
             o_start, o_end = starts[first], ends[last] - past
@@ -279,10 +291,12 @@ class Grounder:
                 breaks
                 and first != last
                 and _SENTENCE_BREAK.search(text, o_start, o_end)
-                and not self._dotted(node)
+                and not self._dotted(self.key_node[key])
             ):
                 continue  # "...detachment. Autosomal dominant": two sentences, two mentions
-            taken[first : last + 1] = b"\x01" * (last + 1 - first)
-            chosen.append((o_start, o_end, node))
+            taken[first : last + 1] = (
+                _FILL[last - first] if last - first < 32 else b"\x01" * (last + 1 - first)
+            )
+            chosen.append((o_start, o_end, key))
         chosen.sort()
         return chosen

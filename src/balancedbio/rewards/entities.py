@@ -73,6 +73,8 @@ T = TypeVar("T")
 _mention_ids: WeakKeyDictionary[KnowledgeGraph, dict[tuple[int, str], tuple[str, ...]]]
 _mention_ids = WeakKeyDictionary()
 _MAX_MEMO = 100_000
+#: Per graph: the ids of each grounding key's mentions in ASCII text (``None``: not yet read).
+_key_ids: WeakKeyDictionary[KnowledgeGraph, list[tuple[str, ...] | None]] = WeakKeyDictionary()
 #: Per graph: text -> its entities, for the latest texts (the claim check and the workflow
 #: rules ground the same text in turn). Small: a large memo would hit little more and give
 #: the garbage collector many more objects to traverse.
@@ -198,20 +200,30 @@ def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
         if canon is not None:
             start, end = m.span()
             curies.append(Entity(start + offset, end + offset, m.group(), same_name_ids(kg, canon)))
-    memo = _mention_ids.setdefault(kg, {})
     out = list(curies)
     grounder = kg.grounder
-    for start, end, node in grounder.nodes(text):  # kg.ground_spans, ids read on a miss
+    # In ASCII text a span normalizes to the dictionary key it matched, so its ids are those
+    # of the key (a list slot); elsewhere (context-dependent lower-casing) per (node, span).
+    by_key = _key_ids.get(kg) if text.isascii() else None
+    if by_key is None and text.isascii():
+        by_key = _key_ids[kg] = [None] * grounder.n_keys
+    memo = _mention_ids.setdefault(kg, {})
+    key_node = grounder.key_node
+    for start, end, key in grounder.keyed(text):
         span = text[start:end]
         start, end = start + offset, end + offset
         if curies and any(c.overlaps(start, end) for c in curies):
             continue
-        ids = memo.get((node, span))
-        if ids is None:
-            if len(memo) >= _MAX_MEMO:
-                memo.clear()
-            nid, name = grounder.node_ids[node], grounder.node_names[node]
-            ids = memo[node, span] = _unique([nid, *kg.lookup(span), *kg.lookup(name)])
+        if by_key is not None:
+            ids = by_key[key]
+            if ids is None:
+                ids = by_key[key] = _ids_of(kg, key_node[key], span)
+        else:
+            ids = memo.get((key_node[key], span))
+            if ids is None:
+                if len(memo) >= _MAX_MEMO:
+                    memo.clear()
+                ids = memo[key_node[key], span] = _ids_of(kg, key_node[key], span)
         e = _new(Entity)  # _entity(start, end, span, ids), inlined: once per mention
         d = e.__dict__
         d["start"], d["end"], d["text"], d["ids"] = start, end, span, ids
@@ -219,6 +231,14 @@ def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
     if curies:
         out.sort(key=lambda e: e.start)
     return out
+
+
+def _ids_of(kg: KnowledgeGraph, node: int, span: str) -> tuple[str, ...]:
+    """The ids of ``span`` grounded to ``node``: its id, then what the span and the node's
+    name look up to."""
+    grounder = kg.grounder
+    nid, name = grounder.node_ids[node], grounder.node_names[node]
+    return _unique([nid, *kg.lookup(span), *kg.lookup(name)])
 
 
 def _may_cite(text: str) -> bool:

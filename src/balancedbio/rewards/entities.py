@@ -177,8 +177,13 @@ def find_entities(kg: KnowledgeGraph, text: str, offset: int = 0) -> list[Entity
     """
     if offset:
         return _find_entities(kg, text, offset)
-    memo = _text_entities.setdefault(kg, {})
-    return list(_recent(memo, text, lambda: _find_entities(kg, text, 0)))
+    memo = _text_entities.get(kg)
+    if memo is None:
+        memo = _text_entities[kg] = {}
+    got = memo.get(text)  # _recent(memo, text, ...), inlined: once per text
+    if got is None:
+        got = _recent(memo, text, lambda: _find_entities(kg, text, 0))
+    return list(got)
 
 
 def _recent(
@@ -204,10 +209,11 @@ def _find_entities(kg: KnowledgeGraph, text: str, offset: int) -> list[Entity]:
     grounder = kg.grounder
     # In ASCII text a span normalizes to the dictionary key it matched, so its ids are those
     # of the key (a list slot); elsewhere (context-dependent lower-casing) per (node, span).
-    by_key = _key_ids.get(kg) if text.isascii() else None
-    if by_key is None and text.isascii():
+    by_key, memo = None, {}
+    if not text.isascii():
+        memo = _mention_ids.setdefault(kg, memo)
+    elif (by_key := _key_ids.get(kg)) is None:
         by_key = _key_ids[kg] = [None] * grounder.n_keys
-    memo = _mention_ids.setdefault(kg, {})
     key_node = grounder.key_node
     for start, end, key in grounder.keyed(text):
         span = text[start:end]

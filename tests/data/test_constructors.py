@@ -295,3 +295,21 @@ def test_memoized_pools_match_the_plain_hierarchy_walk() -> None:
             assert related(kg, x, r1) == plain(x, r2) and r1.random() == r2.random(), x
             assert related(kg, x, r1, 5) == plain(x, r2, 5)
         assert sorted_children(kg, x) == tuple(sorted(kg.children(x)))
+
+
+def test_mentions_any_equals_one_escaped_alternation() -> None:
+    """The forbidden-words filter: a word-set test where it is exact, else a regex."""
+    import random
+    import re
+
+    from balancedbio.data.constructors.compose import _mentions_any
+
+    words = ["pain", "Risk", "a.b", "c++", "naïve", "kidney", "x_y", "ſ", "K"]
+    pieces = ["pain", "PAIN", "painful", "risk.", "a.b", "aXb", "c++", "naïve", "Naïve",
+              "kidneys", "x_y", "\u212a", "s", "ſ", "k", ",", " ", "-", "é"]  # fmt: skip
+    rng = random.Random(3)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) + rng.choice(["", " ", "-"]) for _ in range(6))
+        bad = rng.sample(words, 2)
+        pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, bad)) + r")\b", re.I)
+        assert _mentions_any(text, bad) == bool(pattern.search(text)), (text, bad)

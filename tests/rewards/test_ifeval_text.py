@@ -101,3 +101,24 @@ def test_ortho_context_is_not_grown_by_reads() -> None:
     _text.split_sentences.cache_clear()
     _text.split_sentences("Zyxwvut qwertyuiop. Asdfghjkl zxcvbnm.")
     assert len(params.ortho_context) == size
+
+
+def test_fast_punkt_matches_nltk_punkt_with_its_memo_warm_and_cold() -> None:
+    """The memoized, timer-free Punkt gives NLTK's sentences, first and repeated reads."""
+    fast, plain = _text._fast_sentence_tokenizer(), _text.sentence_tokenizer()
+    assert fast is not plain
+    texts = _fuzz(1500, seed=5)
+    rng = random.Random(6)
+    texts += [" ".join(rng.choice(texts[:50]).split()[::-1]) for _ in range(200)]
+    for text in texts + texts[::7]:  # the second reads hit contexts memoized by the first
+        assert fast.tokenize(text) == plain.tokenize(text), text
+    assert fast._breaks
+
+
+def test_fast_punkt_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, plain = _text._fast_sentence_tokenizer(), _text.sentence_tokenizer()
+    monkeypatch.setattr(_text, "_BREAKS_MEMO", 3)
+    fast._breaks.clear()
+    for text in _fuzz(100, seed=7):
+        assert fast.tokenize(text) == plain.tokenize(text), text
+        assert len(fast._breaks) <= 3

@@ -177,3 +177,15 @@ def test_detect_stops_once_a_language_is_decided(fast: _langdetect.FastDetector)
             assert max(early) > 0.5
             assert early.index(max(early)) == full.index(max(full)), text
     assert stopped > 100
+
+
+def test_python_sum_path_matches_too(
+    fast: _langdetect.FastDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where ``sum()`` compensates (Python >= 3.12) the totals come from ``sum()`` itself."""
+    assert _langdetect._PLAIN_SUM == (sys.version_info < (3, 12))
+    monkeypatch.setattr(_langdetect, "_PLAIN_SUM", False)
+    for text in _corpus()[:80]:
+        want = _reference(text)[1]
+        if want is not None:
+            assert _bits(fast.probabilities(text).tolist()) == _bits(want), text

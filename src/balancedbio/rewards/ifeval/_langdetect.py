@@ -16,8 +16,9 @@ bit for bit with langdetect's on varied texts):
   this reproduces ``random.Random`` is checked once per process (:func:`_stream_matches`);
   where it does not, the detector calls ``random.Random`` itself, one draw at a time;
 * the updates ``prob[i] *= weight + lang_prob_map[i]`` as element-wise numpy products, five
-  at a time (``multiply.reduce`` along the first axis multiplies in order), and each
-  normalization with Python's own left-to-right ``sum``, as langdetect's.
+  at a time (``multiply.reduce`` along the first axis multiplies in order), the rows read
+  straight from the profile matrix (no per-text table), and each normalization's total as
+  langdetect's ``sum``: left to right (``np.add.accumulate``) where ``sum()`` adds plainly.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ _NON_LATIN = re.compile("[\u0300-\U0010ffff]")
 _BLOCKS = 16  # normalization blocks (5 updates each) gathered at once
 _WORDS_MEMO = 1 << 15  # per-word n-gram memo entries before it is cleared
 _DECIDED = 0.5 + 1e-6  # a running mean above this decides detect() (rounding: ~1e-15)
+#: Whether ``sum()`` of floats adds left to right without compensation (CPython < 3.12),
+#: i.e. equals the last element of ``np.add.accumulate`` (always sequential).
+_PLAIN_SUM = sum([1.0, 1e100, 1.0, -1e100]) == 0.0
 
 
 def prepare(text: str, max_length: int = 10000) -> str:
@@ -263,10 +267,9 @@ class FastDetector:
         probabilities sum to 1, so its final mean stays above 1/2 and every other below: the
         most probable language (what :meth:`detect` returns) is already fixed.
         """
-        rows, picks = np.unique(np.array(self.features(text)), return_inverse=True)
-        table = self.profiles.matrix[rows]
+        picks = np.array(self.features(text))  # profile matrix rows, in sampling order
+        matrix = self.profiles.matrix  # complete for this text once its features are read
         n_lang = len(self.langlist)
-        weighted = np.ones((len(rows) + 1, n_lang))  # the last row stays 1.0 (see _trial)
         langprob = np.zeros(n_lang)
         stream = _Stream(self.words) if self.words and len(picks) < 1 << 32 else None
         rnd = stream or random.Random(self.seed)
@@ -274,49 +277,64 @@ class FastDetector:
             prob = np.full(n_lang, 1.0 / n_lang)
             gauss = rnd.gauss(0.0, 1.0)
             weight = (self.alpha + gauss * self.alpha_width) / self.base_freq
-            np.add(table, weight, weighted[:-1])  # weight + lang_prob_map[i]
             if stream:
-                self._trial(prob, weighted, picks, stream.choices(len(picks)))
-            else:
-                self._trial_plain(prob, list(weighted[picks]), rnd)  # type: ignore[arg-type]
+                self._trial(prob, matrix, weight, picks, stream.choices(len(picks)))
+            else:  # weight + lang_prob_map[i] for every n-gram
+                self._trial_plain(prob, list(matrix[picks] + weight), rnd)
             langprob += prob / self.n_trial
             if decided and langprob.max() > _DECIDED and prob.min() >= 0.0:
                 break
         return langprob
 
     def _trial(
-        self, prob: np.ndarray, weighted: np.ndarray, picks: np.ndarray, choices: _Choices
+        self,
+        prob: np.ndarray,
+        matrix: np.ndarray,
+        weight: float,
+        picks: np.ndarray,
+        choices: _Choices,
     ) -> None:
         """One trial of ``_detect_block``: an update at i = 0, 1, 2, ..., normalizing (and
         stopping on convergence or ``ITERATION_LIMIT``) after those at i = 0, 5, 10, ...
 
         Each block is one ``multiply.reduce`` over the rows [prob, 5 updates], written into
-        the next block's prob row and normalized there. The first block holds the single
-        update i = 0, padded with ``weighted``'s last row, all 1.0 (``x * 1.0 == x``).
+        the next block's prob row and normalized there. The update rows are gathered from
+        the profile ``matrix`` ``_BLOCKS`` blocks at a time, then ``weight`` is added
+        (``weight + lang_prob_map[i]``, as langdetect). The first block holds the single
+        update i = 0, padded with rows of 1.0 (``x * 1.0 == x``).
         """
-        ones, i = len(weighted) - 1, -5
-        multiply, divide = np.multiply.reduce, np.divide
-        layout = np.full((_BLOCKS, 6), ones, dtype=np.intp)
+        i = -5
+        multiply, divide, accumulate = np.multiply.reduce, np.divide, np.add.accumulate
+        largest, add = np.maximum.reduce, np.add
+        conv, limit = self.conv, self.limit
         first = picks[choices.get(0, 5 * _BLOCKS - 4)]
-        layout[0, 1] = first[0]
+        # column 0 (prob, or the previous block's output) is overwritten: any valid row
+        layout = np.full((_BLOCKS, 6), first[0], dtype=np.intp)
         layout[1:, 1:] = first[1:].reshape(_BLOCKS - 1, 5)
+        partial = np.empty(len(prob))
+        block = matrix.take(layout, axis=0)
+        add(block, weight, block)
+        block[0, 2:] = 1.0
         while True:
-            block = weighted.take(layout, axis=0)
             block[0, 0] = prob
             for updates, out in zip(block, [*block[1:, 0], prob], strict=True):
                 multiply(updates, 0, None, out)
                 i += 5
-                values = out.tolist()
-                total = sum(values)  # Python's sum, left to right, as _normalize_prob
-                # Division by a positive total is monotonic: the largest quotient, exactly
-                # (and a zero total raises ZeroDivisionError, as in langdetect).
-                top = values[out.argmax()] / total
+                # _normalize_prob's total: Python's left-to-right sum, which is numpy's
+                # running sum where sum() adds plainly (see _PLAIN_SUM)
+                total = accumulate(out, 0, None, partial)[-1] if _PLAIN_SUM else sum(out.tolist())
+                if not total:
+                    raise ZeroDivisionError("float division by zero")  # as in langdetect
                 divide(out, total, out)
-                if top > self.conv or i >= self.limit:
+                # Division by a positive total is monotonic: the largest quotient is
+                # max(prob) / total, exactly _normalize_prob's maximum.
+                if largest(out) > conv or i >= limit:
                     prob[:] = out
                     choices.finish(i + 1)
                     return
             layout[:, 1:] = picks[choices.get(i + 1, 5 * _BLOCKS)].reshape(_BLOCKS, 5)
+            block = matrix.take(layout, axis=0)
+            add(block, weight, block)
 
     def _trial_plain(self, prob: np.ndarray, seq: list[np.ndarray], rnd: random.Random) -> None:
         """:meth:`_trial` with one ``rnd.choice`` per update (where the stream does not match)."""

@@ -82,6 +82,59 @@ def sentence_tokenizer() -> Any:
     return PunktSentenceTokenizer(punkt_english_parameters())
 
 
+_BREAKS_MEMO = 1 << 14  # candidate contexts remembered before the memo is cleared
+
+
+@functools.cache
+def _fast_sentence_tokenizer() -> Any:
+    """:func:`sentence_tokenizer` with the same algorithm, faster (``tests/rewards/
+    test_ifeval_text.py`` compares the two on fuzzed texts):
+
+    * ``text_contains_sentbreak`` memoized per context: it is a pure function of the
+      context (``"word. Next"``) and the fixed model, and contexts recur across texts;
+    * its two per-text patterns (period contexts, word tokens) and the boundary
+      realignment pattern run bare, without ``nltk.redos``' per-call timer (same
+      ``regex`` patterns, so the same matches).
+    """
+    from nltk.tokenize import punkt
+
+    def bare(pattern: Any) -> Any:
+        return getattr(pattern, "_rx", pattern)
+
+    class LangVars(punkt.PunktLanguageVars):
+        re_boundary_realignment = bare(punkt.PunktLanguageVars.re_boundary_realignment)
+
+    class Token(punkt.PunktToken):
+        __slots__ = ()
+        _RE_ELLIPSIS = bare(punkt.PunktToken._RE_ELLIPSIS)
+        _RE_NUMERIC = bare(punkt.PunktToken._RE_NUMERIC)
+        _RE_INITIAL = bare(punkt.PunktToken._RE_INITIAL)
+        _RE_ALPHA = bare(punkt.PunktToken._RE_ALPHA)
+        _NON_PUNCT = bare(punkt._re_non_punct)
+
+        @property
+        def is_non_punct(self) -> Any:
+            return self._NON_PUNCT.search(self.type)
+
+    class Tokenizer(punkt.PunktSentenceTokenizer):
+        def __init__(self, params: Any) -> None:
+            lang_vars = LangVars()
+            lang_vars._re_period_context = bare(lang_vars.period_context_re())
+            lang_vars._re_word_tokenizer = bare(lang_vars._word_tokenizer_re())
+            super().__init__(params, lang_vars=lang_vars, token_cls=Token)
+            self._breaks: dict[str, bool] = {}
+
+        def text_contains_sentbreak(self, text: str) -> bool:
+            got = self._breaks.get(text)
+            if got is None:
+                if len(self._breaks) >= _BREAKS_MEMO:
+                    self._breaks.clear()
+                got = self._breaks[text] = super().text_contains_sentbreak(text)
+            return got
+
+    return Tokenizer(punkt_english_parameters())
+
+
 @functools.cache
 def _treebank() -> Any:
     from nltk.tokenize.destructive import NLTKWordTokenizer
@@ -182,7 +235,7 @@ def _treebank_words(sentence: str, steps: tuple[tuple[Step, ...], tuple[Step, ..
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def split_sentences(text: str) -> tuple[str, ...]:
     """Punkt sentences of ``text`` (NLTK ``sent_tokenize(text, "english")``)."""
-    return tuple(sentence_tokenizer().tokenize(text))
+    return tuple(_fast_sentence_tokenizer().tokenize(text))
 
 
 def count_sentences(text: str) -> int:

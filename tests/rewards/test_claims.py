@@ -184,3 +184,34 @@ def test_reports_are_memoized_per_graph_for_the_latest_texts(
         check_claims(f"Seizure {i} is a form of hearing loss.", kg)
     memo = claims._reports[kg]
     assert len(memo) == claims._MAX_REPORTS and text not in memo  # the oldest went first
+
+
+def test_lowered_ascii_patterns_and_sentence_starts_match_the_plain_ones() -> None:
+    """``_LOWER`` on an ASCII text's ``lower()`` finds ``_ANY``'s matches; ``_sentence_start``
+    is the bisected end of the last ``_SENT_END`` match."""
+    import bisect
+
+    from balancedbio.rewards.claims import _ANY, _LOWER, _SENT_END, _sentence_start
+
+    rng = random.Random(8)
+    extra = ["3.5", "v.2", "x.\u0663", "a.\u00b2", "!", "?", "\n", "n't", "NOT", "No", "OR", "And"]
+    texts = []
+    for _ in range(3000):
+        text = _random_text(rng)
+        for _ in range(rng.randint(0, 4)):
+            at = rng.randint(0, len(text))
+            text = text[:at] + rng.choice(extra) + text[at:]
+        texts.append(text)
+    for text in texts:
+        ends = [m.end() for m in _SENT_END.finditer(text)]
+        for pos in range(len(text) + 1):
+            i = bisect.bisect_right(ends, pos)
+            assert _sentence_start(text, pos) == (ends[i - 1] if i else 0), (text, pos)
+        if not text.isascii():
+            continue
+        lower = text.lower()
+        for plain, fast in zip(_ANY, _LOWER, strict=True):
+            for pos in range(0, len(text) + 1, 3):
+                want = plain.search(text, pos)
+                got = fast.search(lower, pos)
+                assert (got and got.span()) == (want and want.span()), (text, pos)

@@ -31,7 +31,6 @@ ontologies are incomplete, and an unverifiable statement is not a false one.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -97,6 +96,10 @@ _CLAUSE_END = re.compile(
 _NAME_END = re.compile(r"[,;()\n]|\.(?!\d)")
 _NEGATION = re.compile(r"\b(?:not|never|no)\b|n't\b", re.IGNORECASE)
 _ELLIPSIS = re.compile(r",|\band\b|\bor\b", re.IGNORECASE)
+#: ``(_CLAUSE_END, _NEGATION, _ELLIPSIS)`` as searched in a text (``_ANY``) or, faster, in
+#: an ASCII text's ``lower()`` (same offsets; there ``IGNORECASE`` is ASCII case folding).
+_ANY = (_CLAUSE_END, _NEGATION, _ELLIPSIS)
+_LOWER = tuple(re.compile(p.pattern) for p in _ANY)
 _PRONOUN = re.compile(r"^(?:it|this|they|these|which|that|the\s+\w+|a\s+\w+|\W*)$", re.I)
 _CODE = r"[A-TV-Z]\d{2}(?:\.[0-9A-Z]{1,4})?"
 _ICD = re.compile(
@@ -108,6 +111,7 @@ _ICD = re.compile(
 )
 #: Every ``_ICD`` match contains its code, hence this.
 _ICD_HINT = re.compile(r"[A-TV-Z]\d\d")
+_DIGIT = re.compile(r"\d")
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 
@@ -190,17 +194,33 @@ def _name_claim(checks: _Checks, subj: Entity, name: str, end: int, text: str) -
 
 
 def _subject(
-    ents: list[Entity], lo: int, cue: re.Match[str], text: str, disease: bool
+    ents: list[Entity],
+    lo: int,
+    cue: re.Match[str],
+    text: str,
+    disease: bool,
+    ellipsis: re.Pattern[str] = _ELLIPSIS,
 ) -> tuple[Entity | None, bool]:
     """``(entity, explicit)``: the last fitting entity in ``[lo, cue)``; explicit when only
-    words without a comma or "and" separate it from the cue."""
-    fit = [
-        e for e in ents if lo <= e.start and e.end <= cue.start() and (e.diseases or not disease)
-    ]
-    if not fit:
-        return None, False
-    last = fit[-1]
-    return last, not _ELLIPSIS.search(text, last.end, cue.start())
+    words without a comma or "and" separate it from the cue (``ellipsis`` in ``text``: a
+    lower-cased ASCII text takes ``_LOWER``'s)."""
+    at = cue.start()
+    for last in reversed(ents):  # the last fitting one, whatever the order of ents
+        if lo <= last.start and last.end <= at and (last.diseases or not disease):
+            return last, not ellipsis.search(text, last.end, at)
+    return None, False
+
+
+def _sentence_start(text: str, pos: int) -> int:
+    """End of the last ``_SENT_END`` match at or before ``pos`` (0 if none)."""
+    best = max(text.rfind(";", 0, pos), text.rfind("!", 0, pos), text.rfind("?", 0, pos))
+    best = max(best, text.rfind("\n", 0, pos))
+    dot = text.rfind(".", 0, pos)
+    while dot > best:
+        if not _DIGIT.match(text, dot + 1):  # a period before a digit is no sentence end
+            return dot + 1
+        dot = text.rfind(".", 0, dot)
+    return best + 1
 
 
 def _cues(text: str) -> list[re.Match[str]]:
@@ -210,11 +230,16 @@ def _cues(text: str) -> list[re.Match[str]]:
     needs ASCII text: there ``IGNORECASE`` is plain ASCII case folding, so the candidates
     are found in ``text.lower()`` (same offsets) with a case-sensitive pattern.
     """
-    if not text.isascii():
+    return _cues_in(text, text.lower() if text.isascii() else None)
+
+
+def _cues_in(text: str, lower: str | None) -> list[re.Match[str]]:
+    """:func:`_cues`, given ``text.lower()`` for an ASCII text (else None)."""
+    if lower is None:
         return list(_CUE.finditer(text))
     out = []
     pos = 0
-    for start in _CUE_START.finditer(text.lower()):
+    for start in _CUE_START.finditer(lower):
         if start.start() >= pos:
             m = _CUE.match(text, start.start())
             if m is not None:
@@ -231,19 +256,21 @@ def extract_claims(text: str, kg: KnowledgeGraph, unknown: list[str] | None = No
 
 def _extract(text: str, checks: _Checks, unknown: list[str]) -> list[Claim]:
     kg = checks.kg
-    cues = _cues(text)
-    ents = find_entities(kg, text) if cues else []  # only claims with a cue use entities
-    sents = [m.end() for m in _SENT_END.finditer(text)]
+    lower = text.lower() if text.isascii() else None
+    cues = _cues_in(text, lower)
+    if not cues:  # only claims with a cue use entities; ICD claims come in span order
+        return _icd_claims(kg, text, unknown)
+    ents = find_entities(kg, text)
+    folded, (clause_end, negation, ellipsis) = (text, _ANY) if lower is None else (lower, _LOWER)
     claims: list[Claim] = []
     prev_end, prev_subj, prev_sent = 0, None, -1
     for k, cue in enumerate(cues):
         rel = cue.lastgroup or ""
-        i = bisect.bisect_right(sents, cue.start())
-        sent = sents[i - 1] if i else 0
+        sent = _sentence_start(text, cue.start())
         if sent != prev_sent:
             prev_subj, prev_sent = None, sent
         lo = max(sent, prev_end)
-        subj, explicit = _subject(ents, lo, cue, text, rel == "has_phenotype")
+        subj, explicit = _subject(ents, lo, cue, folded, rel == "has_phenotype", ellipsis)
         if not explicit and prev_subj is not None:
             subj = prev_subj
         if subj is None:
@@ -251,16 +278,16 @@ def _extract(text: str, checks: _Checks, unknown: list[str]) -> list[Claim]:
             if not _PRONOUN.match(phrase) and rel != "has_phenotype":
                 unknown.append(phrase)
             continue
-        if _NEGATION.search(text, max(subj.end, lo), cue.end()):
+        if negation.search(folded, max(subj.end, lo), cue.end()):
             continue
         # The first clause end at or after the cue (no finditer match can start inside
         # another: they are single characters or whole words).
-        stop = _CLAUSE_END.search(text, cue.end())
+        stop = clause_end.search(folded, cue.end())
         hi = stop.start() if stop is not None else len(text)
         if k + 1 < len(cues) and cues[k + 1].start() < hi:
             nxt = cues[k + 1]
             hi = nxt.start()
-            after, is_explicit = _subject(ents, cue.end(), nxt, text, False)
+            after, is_explicit = _subject(ents, cue.end(), nxt, folded, False, ellipsis)
             if after is not None and is_explicit:
                 hi = after.start
         prev_subj = subj

@@ -347,13 +347,11 @@ class FastDetector:
 
     def detect(self, text: str) -> str:
         """The most probable language (``Detector.detect``); raises ``LangDetectException``."""
-        from langdetect.language import Language
-
         probs = self.probabilities(text, decided=True).tolist()
-        found = [Language(lang, p) for lang, p in zip(self.langlist, probs, strict=True)]
-        found = [lang for lang in found if lang.prob > self.prob_threshold]
-        found.sort(reverse=True)
-        return found[0].lang if found else self.unknown
+        # langdetect sorts the Languages above PROB_THRESHOLD by prob, descending and stable:
+        # the first is the first language with the largest prob
+        top = max(probs)
+        return self.langlist[probs.index(top)] if top > self.prob_threshold else self.unknown
 
 
 def _normalize(prob: np.ndarray) -> float:

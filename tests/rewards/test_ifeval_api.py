@@ -183,3 +183,22 @@ def test_import_pulls_in_nothing_heavy() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_memo_keys_only_plain_json_kwargs() -> None:
+    """``_plain`` accepts only kwargs that strict JSON encodes and whose repr is exact."""
+    import json
+    import math
+
+    from balancedbio.rewards.ifeval.evaluate import _plain
+
+    class Text(str):
+        pass
+
+    plain = [None, True, 3, 2.5, "x", [], {}, {"a": [1, "b", {"c": None}]}, [False, -0.0]]
+    odd = [math.nan, math.inf, (1, 2), {1: "a"}, {"a": (1,)}, Text("x"), object(), {"a": {2}}]
+    for value in plain:
+        assert _plain(value), value
+        json.JSONEncoder(allow_nan=False).encode(value)
+    for value in odd:
+        assert not _plain(value), value

@@ -11,7 +11,7 @@ variants are built once per response rather than once per instruction.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,9 +100,7 @@ def follow_instructions(
     if not isinstance(response, str):
         raise TypeError(f"response must be a string, got {type(response).__name__}")
     ids = tuple(instruction_id_list)
-    try:  # JSON-native kwargs only: their repr identifies them (types included)
-        _STRICT_JSON.encode(list(kwargs_list))
-    except (TypeError, ValueError):
+    if not all(map(_plain, kwargs_list)):  # memoized: plain kwargs, which repr identifies
         return _follow(response, ids, kwargs_list)
     key = (response, ids, repr(list(kwargs_list)))
     got = _MEMO.get(key)
@@ -115,7 +113,22 @@ def follow_instructions(
     return IFEvalResult(list(strict), list(loose), all(strict), all(loose))
 
 
-_STRICT_JSON = json.JSONEncoder(allow_nan=False)  # built once: json.dumps builds one per call
+def _plain(value: Any) -> bool:
+    """Is ``value`` built only of None, bool, int, finite float, str, and lists and
+    str-keyed dicts of those (exact types)? Such a value's repr identifies it, types
+    included, so it may key the memo."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(map(_plain, value))
+    return False
+
+
 #: Verdicts memoized on (response, ids, kwargs): a generator's self-check and the validator
 #: judge the same reference, and the checkers are pure, so the verdicts are equal.
 _MEMO: dict[tuple[str, tuple[str, ...], str], tuple[tuple[bool, ...], tuple[bool, ...]]] = {}

@@ -186,12 +186,9 @@ def test_reports_are_memoized_per_graph_for_the_latest_texts(
     assert len(memo) == claims._MAX_REPORTS and text not in memo  # the oldest went first
 
 
-def test_lowered_ascii_patterns_and_sentence_starts_match_the_plain_ones() -> None:
-    """``_LOWER`` on an ASCII text's ``lower()`` finds ``_ANY``'s matches; ``_sentence_start``
-    is the bisected end of the last ``_SENT_END`` match."""
-    import bisect
-
-    from balancedbio.rewards.claims import _ANY, _LOWER, _SENT_END, _sentence_start
+def test_lowered_ascii_patterns_match_the_plain_ones() -> None:
+    """``_LOWER`` on an ASCII text's ``lower()`` finds ``_ANY``'s matches."""
+    from balancedbio.rewards.claims import _ANY, _LOWER
 
     rng = random.Random(8)
     extra = ["3.5", "v.2", "x.\u0663", "a.\u00b2", "!", "?", "\n", "n't", "NOT", "No", "OR", "And"]
@@ -203,10 +200,6 @@ def test_lowered_ascii_patterns_and_sentence_starts_match_the_plain_ones() -> No
             text = text[:at] + rng.choice(extra) + text[at:]
         texts.append(text)
     for text in texts:
-        ends = [m.end() for m in _SENT_END.finditer(text)]
-        for pos in range(len(text) + 1):
-            i = bisect.bisect_right(ends, pos)
-            assert _sentence_start(text, pos) == (ends[i - 1] if i else 0), (text, pos)
         if not text.isascii():
             continue
         lower = text.lower()

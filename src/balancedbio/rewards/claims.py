@@ -31,6 +31,7 @@ ontologies are incomplete, and an unverifiable statement is not a false one.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -111,7 +112,6 @@ _ICD = re.compile(
 )
 #: Every ``_ICD`` match contains its code, hence this.
 _ICD_HINT = re.compile(r"[A-TV-Z]\d\d")
-_DIGIT = re.compile(r"\d")
 _ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 
@@ -211,18 +211,6 @@ def _subject(
     return None, False
 
 
-def _sentence_start(text: str, pos: int) -> int:
-    """End of the last ``_SENT_END`` match at or before ``pos`` (0 if none)."""
-    best = max(text.rfind(";", 0, pos), text.rfind("!", 0, pos), text.rfind("?", 0, pos))
-    best = max(best, text.rfind("\n", 0, pos))
-    dot = text.rfind(".", 0, pos)
-    while dot > best:
-        if not _DIGIT.match(text, dot + 1):  # a period before a digit is no sentence end
-            return dot + 1
-        dot = text.rfind(".", 0, dot)
-    return best + 1
-
-
 def _cues(text: str) -> list[re.Match[str]]:
     """``list(_CUE.finditer(text))``, trying ``_CUE`` only where a cue word starts.
 
@@ -264,9 +252,11 @@ def _extract(text: str, checks: _Checks, unknown: list[str]) -> list[Claim]:
     folded, (clause_end, negation, ellipsis) = (text, _ANY) if lower is None else (lower, _LOWER)
     claims: list[Claim] = []
     prev_end, prev_subj, prev_sent = 0, None, -1
+    sents = [m.end() for m in _SENT_END.finditer(text)]
     for k, cue in enumerate(cues):
         rel = cue.lastgroup or ""
-        sent = _sentence_start(text, cue.start())
+        i = bisect.bisect_right(sents, cue.start())
+        sent = sents[i - 1] if i else 0
         if sent != prev_sent:
             prev_subj, prev_sent = None, sent
         lo = max(sent, prev_end)

@@ -44,7 +44,7 @@ from balancedbio.config import load_config  # noqa: E402
 from balancedbio.data.config import GenerateConfig  # noqa: E402
 from balancedbio.data.engine import Engine  # noqa: E402
 from balancedbio.data.gate import Gate  # noqa: E402
-from balancedbio.data.pipeline import BATCH, _frozen_heap, generate  # noqa: E402
+from balancedbio.data.pipeline import BATCH, _quiet_gc, generate  # noqa: E402
 from balancedbio.data.records import JSON_FIELDS, SCHEMA, new_record  # noqa: E402
 from balancedbio.data.shards import ShardWriter  # noqa: E402
 
@@ -86,7 +86,7 @@ def stage_table(per_task: int, kg: Any) -> list[dict[str, Any]]:
         eng.produce(seeds[:20])  # warm lazy tables
         seeds = seeds[20:]
         gate = Gate(base, None)  # built once per run (its LSH band split is computed once)
-        with _frozen_heap():  # the GC settings of the pipeline's item loop
+        with _quiet_gc(automatic=False):  # the GC regime of the pipeline's template loop
             t0 = time.process_time()
             built = eng.construct(seeds)
             t1 = time.process_time()
@@ -250,37 +250,44 @@ def render(stages: list[dict[str, Any]], runs: list[dict[str, Any]], args: Any) 
 
 
 NOTES = """
-What changed against *compare* (the previous session's code, which measured 245 items/CPU-s
-then, under a load average of 11 and with a 3-seed warm-up); the output is byte-identical to
-it (data shards, rejections, held-out set and manifest counts compared file by file), and
-every item is still fully validated. Same-run ratio: 1.3-1.7x less CPU per run (the two
-rounds above; the machine's speed drifted between runs by up to 30%):
-- IFEval: langdetect's seeded `detect` re-implemented on numpy, bit-identical (the same
-  random stream, in-order products and sums; tested against langdetect on 553 texts,
-  probabilities compared bit for bit): ~2.8x less CPU; NLTK's word tokenizer run as its own
-  substitutions, skipping those whose characters are absent (fuzzed against NLTK on 250k
-  strings): ~6x.
-- Grounding and claims: a pure-Python tokenizer (numpy's per-call overhead dominated short
-  texts), spans without `Mention` objects, `lookup` memoized per spelling, the claim cue regex
-  tried only where a cue word starts, claim verdicts reused, texts without a cue not
-  grounded, one grounding per workflow trace sliced into its steps, small per-text memos.
-- Fact checks: a reason-free `has_phenotype` path, findings memoized, annotation filters over
-  array slices instead of `Annotation` objects.
-- Gate and writer: fewer numpy passes in the MinHash signature (same values), batched n-gram
-  hashing, one generated conform function per schema and a C JSON encoder built once (same
-  bytes); the item loop runs with the pre-existing heap frozen (`gc.freeze`), so full
-  collections no longer walk the knowledge graph (GC 1.4 -> 0.5 CPU s per run).
-- Constructors: memoized class children/grandchildren for definition MCQs, early exits,
-  top-n similar diseases by C-level sorts, regex scans skipped where they cannot match.
+*compare* is session 3's code (which measured 555 and 440 items/CPU-s in its own table, on a
+busier machine; 245 two sessions ago). Items: 44 more training items than *compare* because
+its MinHash was broken (below), 8 more instruction items (a sentence read as a false claim in
+the composed response is dropped at construction instead of failing validation); every other
+item is byte-identical, and every item is still fully validated by the same verifiers.
+What changed (same-run ratio ~1.4x less CPU per run):
+- Dedup fix: *compare*'s MinHash permutations `(a*x + b) mod (2**61 - 1)` with `a, x < 2**32`
+  wrapped at most 7 times, so all 128 favoured the same small shingle hashes and texts
+  sharing only a template scored ~0.9: 44 of its 45 near-duplicate rejections had a true
+  Jaccard of 0.02-0.70. Now multiply-add-shift hashes over 64 bits (on 3,600 sampled pairs:
+  mean absolute error 0.018 vs 0.042, no pair below 0.75 estimated above 0.85); the run
+  keeps exactly the one true near-duplicate rejection.
+- Gate: a produced chunk's texts, exact hashes, signatures (one numpy pass over all its
+  shingles) and contamination lines are prepared together; decisions stay sequential.
+- Writer: one generated function per schema checks a row and writes its JSON line in one
+  walk; sorted JSON fields by one C encoder built once (same bytes).
+- Instruction items: one claims pass per composed reference (the validator's identical call
+  hits a per-graph report memo); langdetect stops once the winner is decided, reads profile
+  rows directly, and Punkt runs its regexes without NLTK's per-call timer (fuzzed against
+  NLTK); same verdicts.
+- Constructors and fact checks: bisected phenotype/ancestor checks for rarely asked
+  diseases, reason-free `is_a`/`name` checks, memoized aliases and sorted pools, CPython's
+  exact random draws without per-draw Python calls.
+- Validator: ASCII fast paths for claim words, negation cues and answer cues (fuzzed against
+  the regexes), step entities cut from one trace grounding by bisection, grounding from one
+  offsets pass with per-key id memos.
+- The item loop collects the young GC generation every 20,000 allocations, not 700.
 
-The target, >= 1,000 validated items/s on one core, is still NOT met. What is left is spread
-thin: the largest single piece is the MinHash signature (~8%; ~43 us of numpy per item is
-its floor), then grounding (~6%), fact checks, shard encoding, the Punkt sentence splitter
-and langdetect (~2-4% each), and the constructors themselves. The warm-up column is the
-first-use cost of a process (NLTK imports scipy, langdetect loads its profiles, lazy
-tables). To scale out, run forked workers (`construct.workers=N`, same output) or split
-the seed stream across machines (`--shard i/n`, docs/data.md). Timings are CPU time of one
-process on a shared 2-core machine: compare rows of one table, not runs.
+The target, >= 1,000 validated items/s on one core, is reached on an idle machine, with
+little margin: this tree's rows above, and 994-1,017 in six more runs of the same
+measurement. What is left is spread thin (construct ~52% of a run, validate ~31%, gate ~8%,
+writer ~6%); the largest single pieces are grounding (~8%), claims extraction, langdetect
+and the knowledge MCQ distractor search (~2-4% each). Compiling the hot modules with Cython
+(pure-Python mode) was measured and gave no gain. The warm-up column is the first-use cost
+of a process (NLTK imports scipy, langdetect loads its profiles, `datasets` for the dataset
+card, lazy tables). To scale out, run forked workers (`construct.workers=N`, same output) or
+split the seed stream across machines (`--shard i/n`, docs/data.md). Timings are CPU time of
+one process on a shared 2-core machine: compare rows of one table, not runs.
 """
 
 

@@ -335,16 +335,43 @@ def test_model_mode_through_an_openai_compatible_server(tmp_path: Path, tiny_ser
     assert m.items + m.rejected == 7 and m.by_reason.get("parse_error", 0) >= 1
 
 
-def test_item_loop_gc_settings_are_restored():
-    """The item loop freezes the pre-existing heap and collects less often, then restores
-    the caller's GC state (thresholds and freeze) exactly."""
+@pytest.mark.parametrize("automatic", [False, True])
+def test_item_loop_gc_settings_are_restored(automatic):
+    """The item loop freezes the pre-existing heap and turns automatic collection off
+    (template mode) or down (model mode), then restores the caller's GC state exactly."""
     import gc
 
-    from balancedbio.data.pipeline import _LOOP_GC_THRESHOLD, _frozen_heap
+    from balancedbio.data.pipeline import _LOOP_GC_THRESHOLD, _quiet_gc
 
     before = gc.get_threshold()
-    with _frozen_heap():
-        assert gc.get_threshold()[0] >= _LOOP_GC_THRESHOLD
+    assert gc.isenabled()
+    with _quiet_gc(automatic):
+        assert gc.isenabled() is automatic
         assert gc.get_freeze_count() > 0
+        if automatic:
+            assert gc.get_threshold()[0] >= _LOOP_GC_THRESHOLD
+    assert gc.isenabled()
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        with _quiet_gc(automatic):
+            pass
+        assert not gc.isenabled()  # a caller's disabled GC stays disabled
+    finally:
+        gc.enable()
+
+
+def test_template_loop_collects_periodically(tmp_path, monkeypatch):
+    """With automatic GC off, the template loop collects every GC_EVERY_CHUNKS chunks."""
+    import gc
+
+    from balancedbio.data import pipeline
+
+    calls = []
+    monkeypatch.setattr(pipeline, "GC_EVERY_CHUNKS", 2)
+    monkeypatch.setattr(pipeline.gc, "collect", lambda *a: calls.append(a) or 0)
+    cfg = config(tasks={"calculator": 5 * pipeline.BATCH}, heldout={"enabled": False})
+    generate(cfg, tmp_path / "out", progress=False, kg=graph())
+    assert len(calls) == 2  # after chunks 2 and 4 of 5
+    assert gc.isenabled()

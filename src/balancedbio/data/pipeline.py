@@ -228,33 +228,43 @@ def _producer(engine: Engine, chunks: list[list[Any]]) -> Iterator[Iterator[list
         _WORKER_ENGINE = None
 
 
-#: Young-generation threshold during the item loop (CPython's default: 700). Items are
-#: short-lived trees freed by reference counting; collecting every 700 allocations mostly
-#: rescans survivors (memos, buffered rows): ~3% of a template run's CPU.
+#: Young-generation threshold of the item loop where automatic GC stays on (model mode).
 _LOOP_GC_THRESHOLD = 20_000
+#: Seed chunks between the template loop's own collections (~128k seeds).
+GC_EVERY_CHUNKS = 2000
 
 
 @contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Keep the cyclic GC off what exists before the item loop (the knowledge graph, its
-    indexes and memos: ~10^5 objects each full collection would scan again) and collect
-    the young generation less often; objects made in the loop are still collected. The
-    freeze is left alone where the caller froze objects itself."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], _LOOP_GC_THRESHOLD), *thresholds[1:])
+def _quiet_gc(automatic: bool) -> Iterator[None]:
+    """The item loop's GC regime. The pre-existing heap (the knowledge graph, its indexes
+    and memos: ~10^5 objects every full collection would scan again) is frozen. Template
+    items are trees freed by reference counting (a whole shipped run leaves ~300 unreachable
+    objects), while the memos and indexes growing in the loop are ~10^6 objects each
+    collection rescans: there (``automatic=False``) automatic collection is off and the loop
+    collects every :data:`GC_EVERY_CHUNKS` chunks itself. Elsewhere (model backends: HTTP
+    clients, event loops) it stays on, collecting the young generation every
+    :data:`_LOOP_GC_THRESHOLD` allocations instead of 700. The caller's state (enabled,
+    thresholds, freeze) is restored; a freeze made by the caller is left alone."""
+    enabled, thresholds = gc.isenabled(), gc.get_threshold()
     frozen = not gc.get_freeze_count()
     if frozen:
         gc.freeze()
+    if automatic:
+        gc.set_threshold(max(thresholds[0], _LOOP_GC_THRESHOLD), *thresholds[1:])
+    else:
+        gc.disable()
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
+        if enabled:
+            gc.enable()
         if frozen:
             gc.unfreeze()
-        gc.set_threshold(*thresholds)
 
 
 def _run(engine: Engine, writer: ShardWriter, gate: Gate, seeds: list[Any], progress: bool) -> None:
-    with _frozen_heap():
+    with _quiet_gc(automatic=engine.cfg.construct.mode != "template"):
         _run_items(engine, writer, gate, seeds, progress)
 
 
@@ -269,7 +279,9 @@ def _run_items(
         _producer(engine, chunks) as results,
         _progress(progress, len(seeds), writer.cursor) as update,
     ):
-        for chunk, produced in zip(chunks, results, strict=True):
+        for k, (chunk, produced) in enumerate(zip(chunks, results, strict=True), 1):
+            if k % GC_EVERY_CHUNKS == 0:
+                gc.collect()  # off in the template loop (see _quiet_gc); cheap where it is on
             gate.prepare([res for res in produced if isinstance(res, dict)])
             for seed, res in zip(chunk, produced, strict=True):
                 if isinstance(res, dict):

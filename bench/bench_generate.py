@@ -44,7 +44,7 @@ from balancedbio.config import load_config  # noqa: E402
 from balancedbio.data.config import GenerateConfig  # noqa: E402
 from balancedbio.data.engine import Engine  # noqa: E402
 from balancedbio.data.gate import Gate  # noqa: E402
-from balancedbio.data.pipeline import BATCH, _quiet_gc, generate  # noqa: E402
+from balancedbio.data.pipeline import BATCH, generate  # noqa: E402
 from balancedbio.data.records import JSON_FIELDS, SCHEMA, new_record  # noqa: E402
 from balancedbio.data.shards import ShardWriter  # noqa: E402
 
@@ -72,6 +72,8 @@ def _gated(gate: Gate, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def stage_table(per_task: int, kg: Any) -> list[dict[str, Any]]:
     """CPU ms per seed of each stage, per task (each task on its own warm engine)."""
+    from balancedbio.data.pipeline import _quiet_gc  # this tree only (not --compare's)
+
     rows = []
     base = shipped(["heldout.enabled=false", "decontaminate.enabled=false"])
     with tempfile.TemporaryDirectory() as tmp:  # warm the writer's imports and code paths
@@ -276,18 +278,20 @@ What changed (same-run ratio ~1.4x less CPU per run):
 - Validator: ASCII fast paths for claim words, negation cues and answer cues (fuzzed against
   the regexes), step entities cut from one trace grounding by bisection, grounding from one
   offsets pass with per-key id memos.
-- The item loop collects the young GC generation every 20,000 allocations, not 700.
+- The template item loop runs with automatic GC off (a whole shipped run leaves ~300
+  unreachable objects; the loop collects every 2,000 chunks itself).
 
 The target, >= 1,000 validated items/s on one core, is reached on an idle machine, with
-little margin: this tree's rows above, and 994-1,017 in six more runs of the same
-measurement. What is left is spread thin (construct ~52% of a run, validate ~31%, gate ~8%,
-writer ~6%); the largest single pieces are grounding (~8%), claims extraction, langdetect
-and the knowledge MCQ distractor search (~2-4% each). Compiling the hot modules with Cython
-(pure-Python mode) was measured and gave no gain. The warm-up column is the first-use cost
-of a process (NLTK imports scipy, langdetect loads its profiles, `datasets` for the dataset
-card, lazy tables). To scale out, run forked workers (`construct.workers=N`, same output) or
-split the seed stream across machines (`--shard i/n`, docs/data.md). Timings are CPU time of
-one process on a shared 2-core machine: compare rows of one table, not runs.
+about 1% margin (this tree's rows above; the template loop's GC regime is worth ~2% of it).
+A busy machine does not reach it (other jobs on the two cores cost 5-30%). Where time goes
+now: construct ~52% of a run, validate ~31%, gate ~8%, writer ~6%; the largest single
+pieces are grounding (~8%), claims extraction, langdetect and the knowledge MCQ distractor
+search (~2-4% each). Compiling the hot modules with Cython (pure-Python mode) was measured
+and gave no gain. The warm-up column is the first-use cost of a process (NLTK imports scipy,
+langdetect loads its profiles, `datasets` for the dataset card, lazy tables). To scale out,
+run forked workers (`construct.workers=N`, same output) or split the seed stream across
+machines (`--shard i/n`, docs/data.md). Timings are CPU time of one process on a shared
+2-core machine: compare rows of one table, not runs.
 """
 
 

@@ -79,18 +79,6 @@ SCHEMA: dict[str, Any] = {
 }
 COLUMNS: tuple[str, ...] = tuple(SCHEMA["struct"])
 
-_DEFAULTS: dict[str, Any] = {
-    "answer_aliases": [],
-    "choices": [],
-    "facts": [],
-    "entities": [],
-    "instruction_id_list": [],
-    "kwargs": [],
-    "required_steps": [],
-    "findings": [],
-    "provenance": {},
-}
-
 #: Columns every item needs filled, and those each capability's verifiers read.
 BASE_REQUIRED: tuple[str, ...] = (
     "id",
@@ -140,6 +128,10 @@ def _fresh_defaults() -> dict[str, Any]:
         "findings": [],
         "provenance": {},
     }
+
+
+#: Columns an item may leave out, with their empty values (copy before use).
+_DEFAULTS: dict[str, Any] = _fresh_defaults()
 
 
 _COLUMN_SET = frozenset(COLUMNS)

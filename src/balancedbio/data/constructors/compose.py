@@ -292,14 +292,20 @@ def compose(plan: Plan, rng: random.Random) -> str:
     return finish(plan, text)
 
 
-def finish(plan: Plan, text: str) -> str:
-    """Case, commas, JSON and quotation steps (shared with inline composition)."""
+def _case_and_commas(plan: Plan, text: str) -> str:
+    """The case-change and no-comma steps of :func:`finish`."""
     if plan.has("change_case:english_lowercase"):
         text = text.lower()
     elif plan.has("change_case:english_capital"):
         text = text.upper()
     if plan.has("punctuation:no_comma"):
         text = re.sub(r",\s*", "; ", text).replace(",", " ")
+    return text
+
+
+def finish(plan: Plan, text: str) -> str:
+    """Case, commas, JSON and quotation steps (shared with inline composition)."""
+    text = _case_and_commas(plan, text)
     if plan.has(_JSON):
         key = "RESPONSE" if plan.has("change_case:english_capital") else "response"
         text = json.dumps({key: text}, ensure_ascii=False)
@@ -311,12 +317,7 @@ def finish(plan: Plan, text: str) -> str:
 def shown(plan: Plan, sentence: str) -> str:
     """``sentence`` as :func:`finish` renders it inside the response: its case, comma and
     JSON steps act on each character (a comma with the spaces after it) on its own."""
-    if plan.has("change_case:english_lowercase"):
-        sentence = sentence.lower()
-    elif plan.has("change_case:english_capital"):
-        sentence = sentence.upper()
-    if plan.has("punctuation:no_comma"):
-        sentence = re.sub(r",\s*", "; ", sentence).replace(",", " ")
+    sentence = _case_and_commas(plan, sentence)
     if plan.has(_JSON):
         sentence = json.dumps(sentence, ensure_ascii=False)[1:-1]
     return sentence

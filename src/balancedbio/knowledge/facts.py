@@ -140,39 +140,38 @@ class FactChecker:
         i = index.get(subj, -1) if type(subj) is str else -1
         j = index.get(obj, -1) if type(obj) is str else -1
         if i >= 0 and j >= 0 and not obsolete[i] and not obsolete[j]:
-            if self._ph_seen[i] == 2:
-                return i * self._n + j in self._ph_keys
-            if self._kind[i] != K_DISEASE:
-                return False
-            try:
-                return self.g._has_pheno(i, j)
-            except Exception:  # noqa: BLE001, S110 - the full check below reports it
-                pass
+            return self._holds_pheno_at(i, j, subj, obj)
         return self.check({"relation": "has_phenotype", "subject": subj, "object": obj}).valid
 
     def holds_phenotype_any(self, subjects: Iterable[Any], obj: Any) -> bool:
         """``any(holds_phenotype(s, obj) for s in subjects)``, resolving ``obj`` once: MCQs
         test each candidate feature against every id of the disease's name."""
-        index, obsolete, seen, kind = self._index, self._obsolete, self._ph_seen, self._kind
+        index, obsolete = self._index, self._obsolete
         j = index.get(obj, -1) if type(obj) is str else -1
         if j < 0 or obsolete[j]:
             return any(self.holds_phenotype(s, obj) for s in subjects)
         for s in subjects:
             i = index.get(s, -1) if type(s) is str else -1
-            if i < 0 or obsolete[i]:
-                if self.holds_phenotype(s, obj):
-                    return True
-            elif seen[i] == 2:
-                if i * self._n + j in self._ph_keys:
-                    return True
-            elif kind[i] == K_DISEASE:
-                try:
-                    if self.g._has_pheno(i, j):
-                        return True
-                except Exception:  # noqa: BLE001 - the full check reports it
-                    if self.holds_phenotype(s, obj):
-                        return True
+            if (
+                self._holds_pheno_at(i, j, s, obj)
+                if i >= 0 and not obsolete[i]
+                else self.holds_phenotype(s, obj)
+            ):
+                return True
         return False
+
+    def _holds_pheno_at(self, i: int, j: int, subj: Any, obj: Any) -> bool:
+        """:meth:`holds_phenotype` of the current ids at rows ``i``, ``j`` (spelled ``subj``,
+        ``obj``): the memo once the subject's keys are in it, else the graph's bisection;
+        the full check where that raises (it reports the problem)."""
+        if self._ph_seen[i] == 2:
+            return i * self._n + j in self._ph_keys
+        if self._kind[i] != K_DISEASE:
+            return False
+        try:
+            return self.g._has_pheno(i, j)
+        except Exception:  # noqa: BLE001 - the full check reports it
+            return self.check({"relation": "has_phenotype", "subject": subj, "object": obj}).valid
 
     def holds_is_a(self, subj: Any, obj: Any) -> bool:
         """``check(is_a).valid`` without composing a reason (distractor checks mostly fail);

@@ -35,7 +35,7 @@ import ahocorasick
 import numpy as np
 
 from balancedbio.knowledge.names import SCOPE_RANK
-from balancedbio.knowledge.normalize import split_pieces, tokenize
+from balancedbio.knowledge.normalize import split_pieces
 from balancedbio.knowledge.records import (
     F_EXTENSION,
     F_OBSOLETE,
@@ -167,9 +167,9 @@ class Grounder:
         s = graph.data.strings
         vocab = s.peek("ground_vocab")
         self.width = _width(len(vocab))
-        self.vocab = {tok: _token_code(i, self.width) for i, tok in enumerate(vocab)}
-        #: ``vocab`` plus ``"" -> ""``: encodes the pieces of :func:`split_pieces` directly
-        self._codes = {**self.vocab, "": ""}
+        #: token -> its code, plus ``"" -> ""``: encodes the pieces of :func:`split_pieces`
+        self._codes = {tok: _token_code(i, self.width) for i, tok in enumerate(vocab)}
+        self._codes[""] = ""
         self.automaton = ahocorasick.Automaton()
         keys, cases = s.peek("ground_keys"), s.peek("ground_case")
         nodes = graph.data.arrays["ground_node"].tolist()
@@ -229,8 +229,9 @@ class Grounder:
         """``(start, end, key)`` of the longest non-overlapping hits, in text order (``key``:
         see :meth:`keyed`).
 
-        :meth:`_select_plain` on the pieces of :func:`split_pieces` (empty ones encode as
-        ``""``), without the token list: fewer passes over the tokens.
+        Grounding works on the tokens of :func:`~balancedbio.knowledge.normalize.tokenize`,
+        read here from the pieces of :func:`split_pieces` (empty ones encode as ``""``)
+        without building the token list: fewer passes over the tokens.
         """
         if not isinstance(text, str) or not text or not self.n_keys:
             return []
@@ -249,22 +250,6 @@ class Grounder:
         if not hits:
             return hits
         return self._greedy(text, hits, starts, stops, 1)
-
-    def _select_plain(self, text: str) -> list[tuple[int, int, int]]:
-        """:meth:`_select` from :func:`tokenize` (the reference the fast path must match)."""
-        if not isinstance(text, str) or not text or not self.n_keys:
-            return []
-        tokens, starts, ends = tokenize(text)
-        width = self.width
-        encoded = "".join(map(self.vocab.get, tokens, repeat(self._unknown)))
-        # (minus length in characters, first token, last token, node, required case)
-        hits = [
-            (starts[(last := end // width) - more] - ends[last], last - more, last, key, case)
-            for end, (key, more, case) in self.automaton.iter(encoded)
-        ]
-        if not hits:
-            return hits
-        return self._greedy(text, hits, starts, ends, 0)
 
     def _greedy(
         self,
